@@ -1,0 +1,134 @@
+"""Many seeds at once: ``jit(vmap(trial))`` over PRNG keys, sharded over local devices."""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import time
+import warnings
+from typing import Any, Callable
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from .config import Experiment, static_part
+from .result import STAGES, Result, ResultsError
+from .trial import make_trial, theta_of
+
+__all__ = ["run", "seed_keys", "compiled_trial", "DivergenceWarning", "batched_call"]
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Some seeds produced a non-finite training loss; they are excluded from summaries."""
+
+
+def seed_keys(key: int | jax.Array, seeds: int) -> np.ndarray:
+    """(seeds, 2) uint32 raw key data of ``split(key, seeds)``: seed i's key never depends
+    on how many seeds run together or how they are batched."""
+    if isinstance(key, (int, np.integer)):
+        key = jax.random.key(int(key))
+    return np.asarray(jax.random.key_data(jax.random.split(key, seeds)))
+
+
+@functools.lru_cache(maxsize=64)
+def compiled_trial(static_exp: Experiment) -> Callable:
+    """``jit(vmap(trial))`` over (key_data, theta) for one static configuration (cached)."""
+    trial = make_trial(static_exp)
+    return jax.jit(jax.vmap(trial, in_axes=(0, None)))
+
+
+def _mesh() -> Mesh | None:
+    devs = jax.local_devices()
+    if len(devs) < 2:
+        return None
+    return Mesh(np.asarray(devs), ("seed",))
+
+
+def batched_call(fn: Callable, keys: np.ndarray, *args: Any, batch: int | None = None) -> dict[str, np.ndarray]:
+    """Call ``fn(keys_chunk, *args)`` over chunks of the leading (seed) axis of ``keys``.
+
+    Each chunk is padded (by repeating its last key) to a multiple of the local device
+    count and sharded over the devices along the seed axis; the padding is dropped.
+    Every chunk has the same padded size, so ``fn`` compiles once.
+    """
+    S = keys.shape[0]
+    mesh = _mesh()
+    n_dev = 1 if mesh is None else mesh.size
+    batch = S if batch is None else max(1, min(batch, S))
+    batch = -(-batch // n_dev) * n_dev
+    outs: list[dict[str, np.ndarray]] = []
+    for start in range(0, S, batch):
+        chunk = keys[start : start + batch]
+        n = chunk.shape[0]
+        if n < batch:
+            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - n, axis=0)])
+        if mesh is not None:
+            chunk = jax.device_put(chunk, NamedSharding(mesh, PartitionSpec("seed")))
+        res = fn(chunk, *args)
+        outs.append({k: np.asarray(v)[:n] for k, v in res.items()})
+    return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
+
+
+def _warn_divergence(exp: Experiment, arrays: dict[str, np.ndarray]) -> None:
+    for st in STAGES:
+        n = int(arrays[f"diverged_{st}"].sum())
+        if n:
+            field = "upstream.eta" if st == "upstream" else "downstream.eta"
+            warnings.warn(
+                f"{n}/{arrays[f'diverged_{st}'].shape[0]} seeds diverged (non-finite loss) in the {st} stage; "
+                f"they are excluded from every mean. Lower {field} (now {exp.get(field)}).",
+                DivergenceWarning,
+                stacklevel=3,
+            )
+
+
+def run(
+    exp: Experiment,
+    seeds: int = 32,
+    key: int = 0,
+    *,
+    batch: int | None = None,
+    out: str | os.PathLike | None = None,
+) -> Result:
+    """Run ``seeds`` paired trials of ``exp`` (seed i uses ``split(key(key), seeds)[i]``).
+
+    All seeds of a batch run under one ``jit(vmap(trial))``; with several local devices the
+    seed axis is sharded over them.  ``batch`` bounds how many seeds run at once (memory).
+    With ``out``, a finished result for the same config, seeds and key is loaded from
+    there instead of recomputed; a directory holding another run is refused.
+    """
+    if not isinstance(exp, Experiment):
+        raise TypeError(f"run: expected an Experiment, got {type(exp).__name__}")
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds: must be a positive integer, got {seeds!r}")
+    if out is not None and os.path.exists(os.path.join(out, "meta.json")):
+        prev = Result.load(out)
+        if prev.exp != exp or prev.seeds != seeds or prev.key != key:
+            raise ResultsError(
+                f"{out}: holds a run of another config/seeds/key ({prev.seeds} seeds, key {prev.key}); "
+                "choose another --out or delete it"
+            )
+        return prev
+    t0 = time.perf_counter()
+    fn = compiled_trial(static_part(exp))
+    arrays = batched_call(fn, seed_keys(key, seeds), theta_of(exp), batch=batch)
+    meta = {
+        "version": _version(),
+        "jax": jax.__version__,
+        "devices": [str(d) for d in jax.local_devices()],
+        "platform": platform.platform(),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    res = Result(exp, arrays, key, meta)
+    _warn_divergence(exp, arrays)
+    if out is not None:
+        res.save(out)
+    return res
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__

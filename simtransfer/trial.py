@@ -1,0 +1,183 @@
+"""One trial of the transfer protocol (DESIGN.md section 4) as a pure function of a key.
+
+``make_trial(exp)`` returns ``trial(key_data, theta) -> dict`` where ``key_data`` is the raw
+uint32 data of one PRNG key and ``theta`` maps every name of ``config.TRACED_FIELDS``
+to a scalar.  Static fields of ``exp`` (shapes, steps, policy ...) are baked in; traced
+ones come from ``theta``, so a sweep over them reuses the compilation.  ``run`` does
+``jit(vmap(trial))`` once over the seeds.
+
+The dense backend (this module) stores filters as (2, m, d) arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+
+from .config import Experiment, traced_values
+from .data import make_frame, make_signals, sample
+from .evaluate import empirical_error, exact_error_dense
+from .model import activation, init_filters
+from .train import train
+
+__all__ = ["make_trial", "make_trial_state", "inheritance", "theta_of", "SCALARS", "CURVES"]
+
+#: Per-seed scalar outputs of a trial.
+SCALARS = (
+    "err_upstream", "err_zeroshot", "err_transfer", "err_scratch",
+    "se_upstream", "se_zeroshot", "se_transfer", "se_scratch",
+    "emp_err_upstream", "emp_err_zeroshot", "emp_err_transfer", "emp_err_scratch",
+    "gain", "emp_gain",
+    "loss_upstream", "loss_transfer", "loss_scratch",
+    "acc_upstream", "acc_transfer", "acc_scratch",
+    "diverged_upstream", "diverged_transfer", "diverged_scratch",
+    "k",
+)  # fmt: skip
+#: Per-seed curves, logged at the stage's ``log_steps``.
+CURVES = tuple(f"curve_{stage}_{q}" for stage in ("upstream", "transfer", "scratch") for q in ("loss", "acc", "err"))
+
+
+def theta_of(exp: Experiment) -> dict[str, jax.Array]:
+    """The traced scalars of ``exp`` as float32 arrays."""
+    return {k: jnp.asarray(v, jnp.float32) for k, v in traced_values(exp).items()}
+
+
+def inheritance(key, W_up, W_fresh, u_dir, alpha, rescale, policy: str, freeze: bool):
+    """Downstream initialisation: k = round(alpha m) filters per class copied from ``W_up``.
+
+    Args:
+      W_up: (2, m_up, d) trained upstream filters; W_fresh: (2, m, d) fresh filters.
+      u_dir: (d,) unit direction of the universal signal u (for ``top_signal``).
+      policy: ``first`` (upstream filters 1..k), ``random`` (k distinct, per class) or
+        ``top_signal`` (the k with the largest alignment j <w_{j,r}, u/||u||>, i.e. the
+        most signal learning along u for class j).
+
+    Returns:
+      (W_init, inherited mask (2, m) bool, source index (2, m) int, frozen mask (2, m)).
+      Inherited filters occupy positions 0..k-1 of each class; ``W_init`` multiplies
+      them by ``rescale``.
+    """
+    m_up, m = W_up.shape[1], W_fresh.shape[1]
+    if policy == "first":
+        order = jnp.broadcast_to(jnp.arange(m_up), (2, m_up))
+    elif policy == "random":
+        order = jnp.stack([jax.random.permutation(k, m_up) for k in jax.random.split(key, 2)])
+    elif policy == "top_signal":
+        align = (W_up @ u_dir) * jnp.array([1.0, -1.0])[:, None]  # (2, m_up): j <w_{j,r}, u>
+        order = jnp.argsort(-align, axis=1)
+    else:
+        raise ValueError(f"transfer.policy: unknown policy {policy!r}")
+    if m <= m_up:
+        src = order[:, :m]
+    else:  # positions >= m_up are never inherited (validated k <= m_up): pad
+        src = jnp.concatenate([order, jnp.zeros((2, m - m_up), order.dtype)], axis=1)
+    k = jnp.round(alpha * m)
+    mask = jnp.broadcast_to(jnp.arange(m) < k, (2, m))
+    inherited = jnp.take_along_axis(W_up, src[..., None], axis=1)
+    W_init = jnp.where(mask[..., None], rescale * inherited, W_fresh)
+    frozen = mask & freeze
+    return W_init, mask, src, frozen
+
+
+def _core(exp: Experiment, key_data: jax.Array, theta: dict[str, Any]) -> tuple[dict, dict]:
+    task, model = exp.task, exp.model
+    d, P, m, m_up = task.d, task.P, model.m, model.m_upstream
+    fixed = task.signal_position == "fixed"
+    key = jax.random.wrap_key_data(key_data)
+    (k_frame, k_src, k_tgt, k_up, k_down, k_pol, k_src_test, k_tgt_test, k_mc) = jax.random.split(key, 9)
+    th = {k: jnp.asarray(v, jnp.float32) for k, v in theta.items()}
+    sigma_p, p = th["task.sigma_p"], th["task.label_flip"]
+    act = activation(model.activation, th["model.leak"], th["model.q"])
+    frame = make_frame(k_frame, d, task.frame)
+    sig = make_signals(frame, th["task.a"], th["task.b_S"], th["task.b_T"], th["task.s"])
+
+    src = sample(k_src, exp.n_source, P, frame, sigma_p, p, fixed)
+    tgt = sample(k_tgt, exp.n_target, P, frame, sigma_p, p, fixed)
+
+    # Common random numbers: one set of standard-normal draws serves every exact error of
+    # the seed (curves use its first curve_draws rows; the upstream its first 2 m_up columns).
+    ev = exp.eval
+    mc = jax.random.normal(k_mc, (max(ev.mc_draws, ev.curve_draws), P - 1, 2 * max(m, m_up)))
+    final_up, final_dn = mc[: ev.mc_draws, :, : 2 * m_up], mc[: ev.mc_draws, :, : 2 * m]
+    curve_up, curve_dn = mc[: ev.curve_draws, :, : 2 * m_up], mc[: ev.curve_draws, :, : 2 * m]
+
+    def err_metric(mu, draws):
+        return lambda W: {"err": exact_error_dense(W, mu, frame, sigma_p, draws, act, p).err}
+
+    # 1. upstream
+    W_up0 = init_filters(k_up, m_up, d, th["model.sigma_0"])
+    W_up, c_up, bad_up = train(
+        W_up0, src, sig.mu_S, th["upstream.eta"], cfg=exp.upstream, act=act, metrics_fn=err_metric(sig.mu_S, curve_up)
+    )
+    # 2. inheritance; the scratch model starts from the same fresh filters
+    W_fresh = init_filters(k_down, m, d, th["model.sigma_0"])
+    tr = exp.transfer
+    W_tr0, mask, src_idx, frozen = inheritance(
+        k_pol, W_up, W_fresh, frame[0], th["transfer.alpha"], th["transfer.rescale"], tr.policy, tr.freeze_inherited
+    )
+    # 3-4. transfer and scratch trained by one lax.map (a scan) over the two models: one
+    # compiled body serves both, so alpha = 0 gives bit-for-bit identical results (and on
+    # CPU it is faster than a vmap over the pair, whose batched small matmuls are slow).
+    W0s = jnp.stack([W_tr0, W_fresh])
+    frozen_s = jnp.stack([frozen, jnp.zeros_like(frozen)])
+    down = lambda W0, fz: train(  # noqa: E731
+        W0, tgt, sig.mu_T, th["downstream.eta"], cfg=exp.downstream, act=act, frozen=fz,
+        metrics_fn=err_metric(sig.mu_T, curve_dn),
+    )  # fmt: skip
+    Ws, c_dn, bad_dn = jax.lax.map(lambda a: down(*a), (W0s, frozen_s))
+
+    # 5. evaluation: exact conditional errors (common draws) and a shared empirical test set
+    ex_up = exact_error_dense(W_up, sig.mu_S, frame, sigma_p, final_up, act, p)
+    tgt_models = jnp.stack([W_tr0, Ws[0], Ws[1]])  # zero-shot, transfer, scratch
+    ex_dn = jax.vmap(lambda W: exact_error_dense(W, sig.mu_T, frame, sigma_p, final_dn, act, p))(tgt_models)
+    emp_kw = dict(n_test=ev.n_test, chunk=ev.test_chunk, P=P, frame=frame, sigma_p=sigma_p,
+                  label_flip=p, fixed_position=fixed, act=act)  # fmt: skip
+    emp_up = empirical_error(k_src_test, W_up[None], mu=sig.mu_S, **dict(emp_kw, n_test=ev.n_test_source))[0]
+    emp_dn = empirical_error(k_tgt_test, tgt_models, mu=sig.mu_T, **emp_kw)
+
+    out = {
+        "err_upstream": ex_up.err,
+        "se_upstream": ex_up.se,
+        "emp_err_upstream": emp_up,
+        "loss_upstream": c_up["loss"][-1],
+        "acc_upstream": c_up["acc"][-1],
+        "diverged_upstream": bad_up >= 0,
+        "k": mask[0].sum(),
+    }
+    for i, name in enumerate(("zeroshot", "transfer", "scratch")):
+        out[f"err_{name}"] = ex_dn.err[i]
+        out[f"se_{name}"] = ex_dn.se[i]
+        out[f"emp_err_{name}"] = emp_dn[i]
+    for i, name in enumerate(("transfer", "scratch")):
+        out[f"loss_{name}"] = c_dn["loss"][i, -1]
+        out[f"acc_{name}"] = c_dn["acc"][i, -1]
+        out[f"diverged_{name}"] = bad_dn[i] >= 0
+        for q in ("loss", "acc", "err"):
+            out[f"curve_{name}_{q}"] = c_dn[q][i]
+    for q in ("loss", "acc", "err"):
+        out[f"curve_upstream_{q}"] = c_up[q]
+    out["gain"] = out["err_scratch"] - out["err_transfer"]
+    out["emp_gain"] = out["emp_err_scratch"] - out["emp_err_transfer"]
+
+    state = {
+        "frame": frame, "signals": sig, "source": src, "target": tgt,
+        "W_up0": W_up0, "W_up": W_up, "W_fresh": W_fresh, "W_transfer0": W_tr0,
+        "W_transfer": Ws[0], "W_scratch": Ws[1], "inherited": mask, "source_index": src_idx,
+        "frozen": frozen, "diverged_at": {"upstream": bad_up, "transfer": bad_dn[0], "scratch": bad_dn[1]},
+    }  # fmt: skip
+    return out, state
+
+
+def make_trial(exp: Experiment) -> Callable[[jax.Array, dict], dict[str, jax.Array]]:
+    """Pure ``trial(key_data, theta) -> outputs`` (SCALARS and CURVES) for the dense backend."""
+    if exp.backend != "dense":
+        raise ValueError(f"backend: {exp.backend!r} is not available in this build")
+    return lambda key_data, theta: _core(exp, key_data, theta)[0]
+
+
+def make_trial_state(exp: Experiment) -> Callable[[jax.Array, dict], dict[str, Any]]:
+    """Pure ``trial(key_data, theta) -> state``: every array of the trial (data, initial
+    and trained filters, inheritance masks), for tests and the theory package."""
+    return lambda key_data, theta: _core(exp, key_data, theta)[1]

@@ -1,0 +1,97 @@
+"""Exact conditional test error given the weights (THEORY.md section 2).
+
+For a fresh point with label y, its signal patch contributes the deterministic
+pre-activations ``y <w_{j,r}, mu>`` and each of its P - 1 noise patches contributes
+``z = (<w_{j,r}, xi>)_{j,r} ~ N(0, sigma_p^2 W (I - Pi) W^T)``, independent across patches.
+Given ``W`` the test error is therefore a 2m(P-1)-dimensional Gaussian expectation; here
+it is computed by Monte Carlo (common random numbers: the caller passes the standard
+normal draws, so several models can share them) with its own standard error.
+A prediction with ``y f = 0`` counts as half an error (a tie).  Label flips with
+probability p give ``err = p + (1 - 2p) err_clean``.
+
+Pure JAX; needs only the (2m, 2m) covariance and the signal pre-activations, so the
+dense and the gram backends (and any user with weights in hand) share it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+__all__ = ["ExactError", "psd_cholesky", "exact_error", "output_from_preacts", "half_errors"]
+
+
+def output_from_preacts(pre: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
+    """f from pre-activations ``pre[..., p, j, r] = <w_{j,r}, x^(p)>`` of shape (..., P, 2, m):
+    ``f = (1/m) sum_{p, r} [act(pre[p, 0, r]) - act(pre[p, 1, r])]``."""
+    h = act(pre).sum(axis=(-3, -1))  # (..., 2): m * F_j
+    m = pre.shape[-1]
+    return (h[..., 0] - h[..., 1]) / m
+
+
+def half_errors(margin: jax.Array) -> jax.Array:
+    """1 for y f < 0, 1/2 for a tie y f = 0, 0 otherwise."""
+    return jnp.where(margin < 0, 1.0, jnp.where(margin == 0, 0.5, 0.0))
+
+
+class ExactError(NamedTuple):
+    err: jax.Array  # () test error given the weights
+    se: jax.Array  # () Monte-Carlo standard error of err
+
+
+def half_errors(margin: jax.Array) -> jax.Array:
+    """1 for y f < 0, 1/2 for a tie y f = 0, 0 otherwise."""
+    return jnp.where(margin < 0, 1.0, jnp.where(margin == 0, 0.5, 0.0))
+
+
+def psd_cholesky(A: jax.Array, rtol: float = 1e-6) -> jax.Array:
+    """Lower-triangular L with L L^T = A for a symmetric positive semi-definite A (n, n).
+
+    Hand-written (a ``fori_loop`` over columns) rather than LAPACK: XLA:CPU has been seen
+    to hang on LAPACK custom calls inside vmapped, looped jits (DESIGN.md section 7).
+    A pivot below ``rtol * max(diag A)`` marks a direction A does not span: its column
+    is set to zero, so rank-deficient covariances factor without jitter or NaN.
+    """
+    n = A.shape[-1]
+    tol = rtol * jnp.max(jnp.diagonal(A))
+    idx = jnp.arange(n)
+
+    def body(j, L):
+        v = A[:, j] - L @ L[j]
+        piv = v[j]
+        ok = piv > tol
+        col = jnp.where(ok & (idx >= j), v / jnp.sqrt(jnp.where(ok, piv, 1.0)), 0.0)
+        return L.at[:, j].set(col)
+
+    return jax.lax.fori_loop(0, n, body, jnp.zeros_like(A))
+
+
+def exact_error(
+    sig_pre: jax.Array,
+    cov: jax.Array,
+    draws: jax.Array,
+    act: Callable[[jax.Array], jax.Array],
+    label_flip=0.0,
+) -> ExactError:
+    """Test error given the weights, integrating the fresh noise patches out exactly.
+
+    Args:
+      sig_pre: (2, m) pre-activations ``<w_{j,r}, mu>`` on the signal of the test task.
+      cov: (2m, 2m) covariance ``sigma_p^2 W (I - Pi) W^T`` of the noise pre-activations
+        ``<w_{j,r}, xi>``, indexed by (j, r) flattened class-major.
+      draws: (M, P - 1, 2m) standard normal draws.
+      act: the filter nonlinearity.
+      label_flip: p; the returned error is ``p + (1 - 2p) err_clean``.
+    """
+    m = cov.shape[-1] // 2
+    L = psd_cholesky(cov)
+    z = (draws @ L.T).reshape(draws.shape[:-1] + (2, m))  # (M, P-1, 2, m), Cov(z) = L L^T
+    noise_out = output_from_preacts(z, act)  # (M,)
+    sig_out = jnp.stack([output_from_preacts(y * sig_pre[None], act) for y in (1.0, -1.0)])  # (2,)
+    per_draw = 0.5 * (half_errors(sig_out[0] + noise_out) + half_errors(-(sig_out[1] + noise_out)))
+    M = per_draw.shape[0]
+    clean = per_draw.mean()
+    se = per_draw.std() / jnp.sqrt(M - 1.0)
+    return ExactError(label_flip + (1 - 2 * label_flip) * clean, (1 - 2 * label_flip) * se)
