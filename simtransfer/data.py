@@ -47,7 +47,7 @@ class Batch(NamedTuple):
         q = jnp.clip(slot - (slot > self.pos[:, None]), 0, Pm1 - 1)  # (n, P)
         noise = jnp.take_along_axis(self.xi, q[..., None], axis=1)
         is_sig = slot == self.pos[:, None]
-        return jnp.where(is_sig[..., None], self.y_signal[:, None, None] * mu, noise)
+        return jnp.where(is_sig[..., None], self.y_signal[:, None, None] * mu[None, None, :], noise)
 
 
 def make_frame(key: jax.Array | None, d: int, kind: str) -> jax.Array:

@@ -54,6 +54,6 @@ def empirical_error(
         b = sample(jax.random.fold_in(key, c), chunk, P, frame, sigma_p, label_flip, fixed_position)
         valid = (c * chunk + jnp.arange(chunk)) < n_test
         f = jax.vmap(lambda W: cnn_structured(W, b.xi, b.y_signal, mu, act))(Ws)  # (k, chunk)
-        return acc + jnp.sum(jnp.where(valid, half_errors(b.y * f), 0.0), axis=1)
+        return acc + jnp.sum(jnp.where(valid[None], half_errors(b.y[None] * f), 0.0), axis=1)
 
     return jax.lax.fori_loop(0, n_chunks, body, jnp.zeros((k,))) / n_test

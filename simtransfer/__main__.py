@@ -1,0 +1,5 @@
+import sys
+
+from simtransfer.cli import main
+
+sys.exit(main())

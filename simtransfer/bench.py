@@ -1,0 +1,146 @@
+"""Benchmark of the default trial (issue 2): seeds/s vmapped and looped, flops, GFLOP/s.
+
+``python -m simtransfer bench`` (or ``make bench``) prints one JSON object.  Timings are
+the best of ``repeats`` runs after compilation; ratios are measured in the same run,
+since the machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from .config import Experiment, static_part
+from .run import batched_call, compiled_trial, seed_keys
+from .trial import make_trial, theta_of
+
+__all__ = ["trial_flops", "matmul_gflops", "bench"]
+
+
+def trial_flops(exp: Experiment) -> dict[str, float]:
+    """Floating-point operations of one dense trial, derived from the shapes.
+
+    A GD step on n samples costs a forward and a backward matrix product over the noise
+    patches, 2 * 2 * n (P-1) d 2m flops (signal patch and elementwise work are O(m d + n m)
+    and counted too).  A logged step adds a forward pass and the exact error: the
+    covariance W (I - Pi) W^T (2 (2m)^2 d) and the draws (2 M (P-1) (2m)^2).
+    """
+    t, mdl, ev = exp.task, exp.model, exp.eval
+    d, Pm1 = t.d, t.P - 1
+
+    def step(n, m):
+        return 4 * n * Pm1 * d * 2 * m + 4 * 2 * m * d + 10 * n * t.P * 2 * m
+
+    def exact(m, M):
+        return 2 * (2 * m) ** 2 * d + 2 * M * Pm1 * (2 * m) ** 2 + 4 * M * Pm1 * 2 * m
+
+    def log(n, m):
+        return 2 * n * Pm1 * d * 2 * m + exact(m, ev.curve_draws)
+
+    m_up, m = mdl.m_upstream, mdl.m
+    up = exp.upstream.steps * step(exp.n_source, m_up) + len(exp.upstream.log_steps) * log(exp.n_source, m_up)
+    down = 2 * (exp.downstream.steps * step(exp.n_target, m) + len(exp.downstream.log_steps) * log(exp.n_target, m))
+    final = exact(m_up, ev.mc_draws) + 3 * exact(m, ev.mc_draws)
+    emp = 3 * 2 * ev.n_test * Pm1 * d * 2 * m + 2 * ev.n_test_source * Pm1 * d * 2 * m_up
+    return {"upstream": up, "downstream": down, "final_exact": final, "empirical_test": emp,
+            "total": up + down + final + emp}  # fmt: skip
+
+
+def _best(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def matmul_gflops(n: int = 4096, repeats: int = 3) -> dict[str, float]:
+    """Machine matmul throughput: one large ``jnp.dot`` on one device, and one per local
+    device at once (sharded), whichever the machine does faster is its limit."""
+    x = jax.random.normal(jax.random.key(0), (n, n))
+    f = jax.jit(lambda a: a @ a)
+    jax.block_until_ready(f(x))
+    one = 2 * n**3 / _best(lambda: jax.block_until_ready(f(x)), repeats) / 1e9
+    devs = jax.local_devices()
+    out = {"one_device": one, "all_devices": one}
+    if len(devs) > 1:
+        mesh = Mesh(np.asarray(devs), ("b",))
+        xs = jax.device_put(jnp.broadcast_to(x, (len(devs), n, n)), NamedSharding(mesh, PartitionSpec("b")))
+        g = jax.jit(jax.vmap(lambda a: a @ a))
+        jax.block_until_ready(g(xs))
+        out["all_devices"] = len(devs) * 2 * n**3 / _best(lambda: jax.block_until_ready(g(xs)), repeats) / 1e9
+    out["limit"] = max(out["one_device"], out["all_devices"])
+    return out
+
+
+def _seconds_per_seed(exp: Experiment, seeds: int, repeats: int) -> float:
+    fn = compiled_trial(static_part(exp))
+    keys, theta = seed_keys(0, seeds), theta_of(exp)
+    batched_call(fn, keys, theta)  # compile
+    return _best(lambda: batched_call(fn, keys, theta), repeats) / seeds
+
+
+def _loop_seconds_per_seed(exp: Experiment, seeds: int, repeats: int) -> float:
+    single = jax.jit(make_trial(exp))
+    keys, theta = seed_keys(0, seeds), theta_of(exp)
+    jax.block_until_ready(single(keys[0], theta))
+
+    def loop():
+        for k in keys:
+            jax.block_until_ready(single(k, theta))
+
+    return _best(loop, repeats) / seeds
+
+
+def bench(exp: Experiment | None = None, seed_counts=(1, 8, 32, 128), loop_seeds: int = 8, repeats: int = 2) -> dict[str, Any]:
+    """Seeds/s of the (default) trial vmapped over 1, 8, 32, 128 seeds and as a Python loop
+    of the jitted single-seed trial, with flops, GFLOP/s and the machine's matmul limit."""
+    exp = exp or Experiment()
+    flops = trial_flops(exp)
+    mm = matmul_gflops()
+    out: dict[str, Any] = {
+        "config": {"d": exp.task.d, "n_source": exp.n_source, "n_target": exp.n_target, "m": exp.model.m,
+                   "steps": [exp.upstream.steps, exp.downstream.steps], "n_test": exp.eval.n_test,
+                   "log_every": [exp.upstream.log_every, exp.downstream.log_every]},
+        "devices": [str(d) for d in jax.local_devices()],
+        "trial_gflop": flops["total"] / 1e9,
+        "trial_gflop_parts": {k: v / 1e9 for k, v in flops.items() if k != "total"},
+        "matmul_gflops": mm,
+        "vmapped": {},
+    }  # fmt: skip
+    for S in seed_counts:
+        sps = _seconds_per_seed(exp, S, repeats)
+        out["vmapped"][str(S)] = {"s_per_seed": sps, "seeds_per_s": 1 / sps, "gflops": flops["total"] / sps / 1e9}
+    lps = _loop_seconds_per_seed(exp, loop_seeds, repeats)
+    out["loop"] = {"seeds": loop_seeds, "s_per_seed": lps, "seeds_per_s": 1 / lps}
+    best = min(out["vmapped"].values(), key=lambda r: r["s_per_seed"])
+    out["best_vmapped_s_per_seed"] = best["s_per_seed"]
+    out["fraction_of_matmul_limit"] = best["gflops"] / mm["limit"]
+    out["vmap_over_loop_speedup"] = lps / best["s_per_seed"]
+    # What metric logging costs: the same trial logging only at the start and the end,
+    # and the same without the empirical test set (the Gaussian noise draws dominate it).
+    S = max(seed_counts)
+    quiet = dataclasses.replace(exp, upstream=dataclasses.replace(exp.upstream, log_every=max(exp.upstream.steps, 1)),
+                                downstream=dataclasses.replace(exp.downstream, log_every=max(exp.downstream.steps, 1)))  # fmt: skip
+    t_quiet = _seconds_per_seed(quiet, S, repeats)
+    t_full = out["vmapped"][str(S)]["s_per_seed"]
+    out["logging_cost_fraction"] = (t_full - t_quiet) / t_full
+    no_emp = dataclasses.replace(exp, eval=dataclasses.replace(exp.eval, n_test=0, n_test_source=0))
+    t_no_emp = _seconds_per_seed(no_emp, S, repeats)
+    out["empirical_test_cost_fraction"] = (t_full - t_no_emp) / t_full
+    out["no_empirical_test"] = {"s_per_seed": t_no_emp, "gflops": (flops["total"] - flops["empirical_test"]) / t_no_emp / 1e9,
+                                "fraction_of_matmul_limit": (flops["total"] - flops["empirical_test"]) / t_no_emp / 1e9 / mm["limit"]}  # fmt: skip
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    print(json.dumps(bench(), indent=1))
+    return 0
