@@ -1,4 +1,4 @@
-"""Command line: ``python -m simtransfer run|bench ...``.
+"""Command line: ``python -m simtransfer run|sweep|bench ...``.
 
 Bad input (a config field out of range, an unknown field, a corrupt or foreign results
 directory) prints one line naming the field or file and exits with status 2.
@@ -40,6 +40,54 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    import os
+
+    import numpy as np
+
+    from .sweep import parse_grid, sweep
+
+    exp = _experiment(args)
+    grid = parse_grid(args.grid or [])
+    if not grid:
+        raise ConfigError("--grid: give at least one field=values")
+    ds = sweep(exp, grid, seeds=args.seeds, key=args.key, out=args.out, quiet=args.quiet, chunk_trials=args.chunk_trials)
+    names = list(grid)
+    head = "  ".join(f"{n:>12}" for n in names)
+    print(f"{head}  {'err_transfer':>14}  {'err_scratch':>14}  {'gain':>16}  {'win':>5}")
+    S = ds.sizes["seed"]
+    for idx in np.ndindex(*(ds.sizes[n] for n in names)):
+        pt = ds.isel(dict(zip(names, idx)))
+        row = "  ".join(f"{pt[n].item()!s:>12}" for n in names)
+
+        def ms(v):
+            x = np.asarray(pt[v])
+            return f"{x.mean():.4f}±{x.std(ddof=1) / np.sqrt(S) if S > 1 else float('nan'):.4f}"
+
+        win = float(np.mean(np.asarray(pt["gain"]) > 0))
+        print(f"{row}  {ms('err_transfer'):>14}  {ms('err_scratch'):>14}  {ms('gain'):>16}  {win:5.2f}")
+    if args.out:
+        path = os.path.join(args.out, "dataset.nc")
+        save_dataset(ds, path)
+        print(f"saved to {path}")
+    return 0
+
+
+def save_dataset(ds, path: str) -> None:
+    """Write a sweep dataset to netCDF atomically (temporary file, then rename)."""
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".nc.tmp")
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="netcdf4")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import bench
 
@@ -65,6 +113,17 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", metavar="DIR", help="save the Result here; a rerun with the same config loads it")
     r.add_argument("--json", action="store_true", help="print the summary as JSON")
     r.set_defaults(func=_cmd_run)
+
+    sw = sub.add_parser("sweep", help="run a grid of configurations (resumable) and print a table")
+    common(sw)
+    sw.add_argument("--grid", action="append", metavar="FIELD=VALUES",
+                    help="n_source=10,40,160 | task.a=0.5:3:8 | task.a=log0.1:10:5 (repeatable)")  # fmt: skip
+    sw.add_argument("--seeds", type=int, default=32)
+    sw.add_argument("--key", type=int, default=0)
+    sw.add_argument("--out", metavar="DIR", help="save chunks here; rerunning resumes")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw.add_argument("--chunk-trials", type=int, default=256, help="trials per saved chunk")
+    sw.set_defaults(func=_cmd_sweep)
 
     b = sub.add_parser("bench", help="benchmark the trial and print JSON")
     common(b)

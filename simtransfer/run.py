@@ -46,27 +46,33 @@ def _mesh() -> Mesh | None:
     return Mesh(np.asarray(devs), ("seed",))
 
 
-def batched_call(fn: Callable, keys: np.ndarray, *args: Any, batch: int | None = None) -> dict[str, np.ndarray]:
-    """Call ``fn(keys_chunk, *args)`` over chunks of the leading (seed) axis of ``keys``.
+def batched_call(fn: Callable, batched: Any, *broadcast: Any, batch: int | None = None) -> dict[str, np.ndarray]:
+    """``fn(batched_chunk, *broadcast)`` over chunks of the leading axis of ``batched`` (an
+    array or a pytree of arrays: keys, or (keys, theta) in a sweep), results concatenated.
 
-    Each chunk is padded (by repeating its last key) to a multiple of the local device
-    count and sharded over the devices along the seed axis; the padding is dropped.
-    Every chunk has the same padded size, so ``fn`` compiles once.
+    Each chunk is padded (by repeating its last row) to a multiple of the local device
+    count and sharded over the devices along that axis; the padding is dropped.  Every
+    chunk has the same padded size, so ``fn`` compiles once.
     """
-    S = keys.shape[0]
+    leaves = jax.tree.leaves(batched)
+    N = leaves[0].shape[0]
     mesh = _mesh()
     n_dev = 1 if mesh is None else mesh.size
-    batch = S if batch is None else max(1, min(batch, S))
+    batch = N if batch is None else max(1, min(batch, N))
     batch = -(-batch // n_dev) * n_dev
     outs: list[dict[str, np.ndarray]] = []
-    for start in range(0, S, batch):
-        chunk = keys[start : start + batch]
-        n = chunk.shape[0]
-        if n < batch:
-            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - n, axis=0)])
-        if mesh is not None:
-            chunk = jax.device_put(chunk, NamedSharding(mesh, PartitionSpec("seed")))
-        res = fn(chunk, *args)
+    for start in range(0, N, batch):
+        n = min(batch, N - start)
+
+        def take(x, start=start, n=n):
+            x = np.asarray(x)[start : start + n]
+            if n < batch:
+                x = np.concatenate([x, np.repeat(x[-1:], batch - n, axis=0)])
+            if mesh is not None:
+                return jax.device_put(x, NamedSharding(mesh, PartitionSpec("seed")))
+            return x
+
+        res = fn(jax.tree.map(take, batched), *broadcast)
         outs.append({k: np.asarray(v)[:n] for k, v in res.items()})
     return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
 
