@@ -6,18 +6,16 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from theory.exact import ExactError, exact_error, half_errors
+from theory.exact import ExactError, exact_error, half_errors, noise_cov
 
-from .data import project_noise, sample
+from .data import sample
 from .model import Activation, cnn_structured
 
 __all__ = ["noise_cov_dense", "exact_error_dense", "empirical_error"]
 
 
-def noise_cov_dense(W: jax.Array, frame: jax.Array, sigma_p) -> jax.Array:
-    """(2m, 2m) covariance ``sigma_p^2 W (I - Pi) W^T`` of the noise pre-activations."""
-    Wf = W.reshape(-1, W.shape[-1])
-    return sigma_p**2 * (project_noise(Wf, frame) @ Wf.T)
+#: (2m, 2m) covariance ``sigma_p^2 W (I - Pi) W^T`` of the noise pre-activations.
+noise_cov_dense = noise_cov
 
 
 def exact_error_dense(W, mu, frame, sigma_p, draws, act, label_flip=0.0) -> ExactError:

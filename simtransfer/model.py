@@ -14,23 +14,16 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from theory.exact import output_from_preacts
+from theory.exact import activation_fn, output_from_preacts
 
 __all__ = ["activation", "cnn_apply", "cnn_batch", "cnn_structured", "output_from_preacts", "logistic_loss", "init_filters"]
 
 Activation = Callable[[jax.Array], jax.Array]
 
 
-def activation(kind: str, leak=0.1, q=3.0) -> Activation:
-    """The filter nonlinearity: ``relu``, ``leaky_relu`` (slope ``leak`` below 0) or
-    ``relu_q`` = max(z, 0)^q (the polynomial ReLU of Cao et al. 2022)."""
-    if kind == "relu":
-        return jax.nn.relu
-    if kind == "leaky_relu":
-        return lambda z: jnp.where(z > 0, z, leak * z)
-    if kind == "relu_q":
-        return lambda z: jnp.maximum(z, 0.0) ** q
-    raise ValueError(f"model.activation: unknown activation {kind!r}")
+#: The filter nonlinearity by name: ``relu``, ``leaky_relu`` (slope ``leak`` below 0) or
+#: ``relu_q`` = max(z, 0)^q (the polynomial ReLU of Cao et al. 2022); shared with ``theory``.
+activation = activation_fn
 
 
 def cnn_apply(W: jax.Array, x: jax.Array, act: Activation) -> jax.Array:

@@ -331,18 +331,15 @@ def _assemble(exp, grid, seeds, key, chunks, results) -> xr.Dataset:
 
 
 def _theory_predictions(point_cfg: dict[tuple, Experiment], names: list[str], shape: tuple) -> dict[str, np.ndarray]:
-    """The theory package's configuration-only predictions at every point (``theory_*``)."""
-    try:
-        import theory
-    except ImportError:  # pragma: no cover - theory ships with simtransfer
-        return {}
-    predict = getattr(theory, "predict", None)
-    if predict is None:
-        return {}
+    """Configuration-only predictions of every hypothesis of ``theory.predict`` at every point:
+    ``theory_<hypothesis>_{err_transfer,err_scratch,gain,sign}``."""
+    import theory
+
+    fields = {"pred_err_transfer": "err_transfer", "pred_err_scratch": "err_scratch", "pred_gain": "gain", "sign": "sign"}
     out: dict[str, np.ndarray] = {}
     for idx, cfg in point_cfg.items():
-        for k, v in predict(cfg).items():
-            if isinstance(v, (int, float, np.floating, np.integer, bool)) and not isinstance(v, str):
-                out.setdefault(f"theory_{k}", np.full(shape, np.nan))[idx] = float(v)
+        for hyp, pred in theory.predict(cfg).items():
+            tag = "".join(c if c.isalnum() else "_" for c in hyp)
+            for attr, short in fields.items():
+                out.setdefault(f"theory_{tag}_{short}", np.full(shape, np.nan))[idx] = float(getattr(pred, attr))
     return out
-

@@ -20,7 +20,16 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-__all__ = ["ExactError", "psd_cholesky", "exact_error", "output_from_preacts", "half_errors"]
+__all__ = [
+    "ExactError",
+    "psd_cholesky",
+    "exact_error",
+    "output_from_preacts",
+    "half_errors",
+    "activation_fn",
+    "noise_cov",
+    "test_error_given_weights",
+]
 
 
 def output_from_preacts(pre: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
@@ -39,11 +48,6 @@ def half_errors(margin: jax.Array) -> jax.Array:
 class ExactError(NamedTuple):
     err: jax.Array  # () test error given the weights
     se: jax.Array  # () Monte-Carlo standard error of err
-
-
-def half_errors(margin: jax.Array) -> jax.Array:
-    """1 for y f < 0, 1/2 for a tie y f = 0, 0 otherwise."""
-    return jnp.where(margin < 0, 1.0, jnp.where(margin == 0, 0.5, 0.0))
 
 
 def psd_cholesky(A: jax.Array, rtol: float = 1e-6) -> jax.Array:
@@ -95,3 +99,50 @@ def exact_error(
     clean = per_draw.mean()
     se = per_draw.std() / jnp.sqrt(M - 1.0)
     return ExactError(label_flip + (1 - 2 * label_flip) * clean, (1 - 2 * label_flip) * se)
+
+
+def activation_fn(kind: str = "relu", leak=0.1, q=3.0) -> Callable[[jax.Array], jax.Array]:
+    """The filter nonlinearity by name (DESIGN.md section 2): ``relu``, ``leaky_relu`` (slope
+    ``leak`` below 0) or ``relu_q`` = max(z, 0)^q; the same functions as the simulator's."""
+    if kind == "relu":
+        return jax.nn.relu
+    if kind == "leaky_relu":
+        return lambda z: jnp.where(z > 0, z, leak * z)
+    if kind == "relu_q":
+        return lambda z: jnp.maximum(z, 0.0) ** q
+    raise ValueError(f"activation: unknown activation {kind!r}")
+
+
+def noise_cov(W: jax.Array, frame: jax.Array, sigma_p) -> jax.Array:
+    """(2m, 2m) covariance ``sigma_p^2 W (I - Pi) W^T`` of the noise pre-activations
+    ``<w_{j,r}, xi>`` for ``xi ~ N(0, sigma_p^2 (I - Pi))``; ``Pi`` projects on the rows of
+    ``frame`` (3, d), orthonormal."""
+    Wf = W.reshape(-1, W.shape[-1])
+    Wp = Wf - (Wf @ frame.T) @ frame
+    return sigma_p**2 * (Wp @ Wf.T)
+
+
+def test_error_given_weights(
+    W: jax.Array,
+    mu: jax.Array,
+    frame: jax.Array,
+    sigma_p,
+    key: jax.Array,
+    draws: int = 8192,
+    activation: str | Callable[[jax.Array], jax.Array] = "relu",
+    label_flip=0.0,
+    P: int = 2,
+) -> ExactError:
+    r"""Exact conditional test error of filters ``W`` (2, m, d) on the task with signal ``mu``.
+
+    The fresh point's signal patch gives the pre-activations ``y <w_{j,r}, mu>``; its P - 1
+    noise patches give independent ``z ~ N(0, sigma_p^2 W (I - Pi) W^T)`` (THEORY.md
+    section 2), integrated by Monte Carlo with ``draws`` standard-normal draws from ``key``.
+    Returns ``(err, se)``, ``se`` the Monte-Carlo standard error (no test-set noise).
+    """
+    act = activation_fn(activation) if isinstance(activation, str) else activation
+    z = jax.random.normal(key, (draws, P - 1, 2 * W.shape[1]), W.dtype)
+    return exact_error(W @ mu, noise_cov(W, frame, sigma_p), z, act, label_flip)
+
+
+test_error_given_weights.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
