@@ -16,13 +16,14 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
+from .coefficients import COEF_CURVES, stage_projector
 from .config import Experiment, traced_values
 from .data import make_frame, make_signals, sample
 from .evaluate import empirical_error, exact_error_dense
 from .model import activation, init_filters
 from .train import train
 
-__all__ = ["make_trial", "make_trial_state", "inheritance", "theta_of", "SCALARS", "CURVES"]
+__all__ = ["make_trial", "make_trial_state", "inheritance", "theta_of", "SCALARS", "CURVES", "CURVE_METRICS"]
 
 #: Per-seed scalar outputs of a trial.
 SCALARS = (
@@ -36,7 +37,8 @@ SCALARS = (
     "k",
 )  # fmt: skip
 #: Per-seed curves, logged at the stage's ``log_steps``.
-CURVES = tuple(f"curve_{stage}_{q}" for stage in ("upstream", "transfer", "scratch") for q in ("loss", "acc", "err"))
+CURVE_METRICS = ("loss", "acc", "err") + COEF_CURVES
+CURVES = tuple(f"curve_{stage}_{q}" for stage in ("upstream", "transfer", "scratch") for q in CURVE_METRICS)
 
 
 def theta_of(exp: Experiment) -> dict[str, jax.Array]:
@@ -103,14 +105,20 @@ def _core(exp: Experiment, key_data: jax.Array, theta: dict[str, Any]) -> tuple[
     final_up, final_dn = mc[: ev.mc_draws, :, : 2 * m_up], mc[: ev.mc_draws, :, : 2 * m]
     curve_up, curve_dn = mc[: ev.curve_draws, :, : 2 * m_up], mc[: ev.curve_draws, :, : 2 * m]
 
-    def err_metric(mu, draws):
-        return lambda W: {"err": exact_error_dense(W, mu, frame, sigma_p, draws, act, p).err}
+    norms = jnp.stack([th["task.a"], th["task.b_S"], th["task.b_T"]])
+    proj_up = stage_projector(frame, norms, src.xi, src.y)
+    proj_dn = stage_projector(frame, norms, tgt.xi, tgt.y)
+
+    def metrics(mu, draws, project, W0):
+        """Logged per step: exact test error, and gamma/rho of W - W0 (coefficients.py)."""
+        return lambda W: {"err": exact_error_dense(W, mu, frame, sigma_p, draws, act, p).err, **project(W, W0)}
 
     # 1. upstream
     W_up0 = init_filters(k_up, m_up, d, th["model.sigma_0"])
     W_up, c_up, bad_up = train(
-        W_up0, src, sig.mu_S, th["upstream.eta"], cfg=exp.upstream, act=act, metrics_fn=err_metric(sig.mu_S, curve_up)
-    )
+        W_up0, src, sig.mu_S, th["upstream.eta"], cfg=exp.upstream, act=act,
+        metrics_fn=metrics(sig.mu_S, curve_up, proj_up, W_up0),
+    )  # fmt: skip
     # 2. inheritance; the scratch model starts from the same fresh filters
     W_fresh = init_filters(k_down, m, d, th["model.sigma_0"])
     tr = exp.transfer
@@ -124,7 +132,7 @@ def _core(exp: Experiment, key_data: jax.Array, theta: dict[str, Any]) -> tuple[
     frozen_s = jnp.stack([frozen, jnp.zeros_like(frozen)])
     down = lambda W0, fz: train(  # noqa: E731
         W0, tgt, sig.mu_T, th["downstream.eta"], cfg=exp.downstream, act=act, frozen=fz,
-        metrics_fn=err_metric(sig.mu_T, curve_dn),
+        metrics_fn=metrics(sig.mu_T, curve_dn, proj_dn, W0),
     )  # fmt: skip
     Ws, c_dn, bad_dn = jax.lax.map(lambda a: down(*a), (W0s, frozen_s))
 
@@ -154,9 +162,9 @@ def _core(exp: Experiment, key_data: jax.Array, theta: dict[str, Any]) -> tuple[
         out[f"loss_{name}"] = c_dn["loss"][i, -1]
         out[f"acc_{name}"] = c_dn["acc"][i, -1]
         out[f"diverged_{name}"] = bad_dn[i] >= 0
-        for q in ("loss", "acc", "err"):
+        for q in CURVE_METRICS:
             out[f"curve_{name}_{q}"] = c_dn[q][i]
-    for q in ("loss", "acc", "err"):
+    for q in CURVE_METRICS:
         out[f"curve_upstream_{q}"] = c_up[q]
     out["gain"] = out["err_scratch"] - out["err_transfer"]
     out["emp_gain"] = out["emp_err_scratch"] - out["emp_err_transfer"]

@@ -121,7 +121,8 @@ def test_training_overfits_and_frozen_filters_stay():
     W, curves, bad = train(W0, b, mu, 0.5, cfg=Train(steps=400, log_every=100), act=act, frozen=frozen)
     assert int(bad) == -1
     chex.assert_shape(curves["loss"], (5,))  # steps 0, 100, 200, 300, 400
-    assert float(curves["loss"][-1]) < 0.05 < float(curves["loss"][0])  # memorises d >> n noise
+    # memorises its d >> n noise: loss from log 2 = 0.69 to < 0.1 (it decays like 1/t under GD)
+    assert float(curves["loss"][-1]) < 0.1 < 0.6 < float(curves["loss"][0])
     assert float(curves["acc"][-1]) == 1.0
     np.testing.assert_array_equal(np.asarray(W[:, :2]), np.asarray(W0[:, :2]))
     assert not np.allclose(np.asarray(W[:, 2:]), np.asarray(W0[:, 2:]))
@@ -179,6 +180,25 @@ def test_trial_state_inherits_and_freezes(tiny):
     np.testing.assert_array_equal(np.asarray(st["W_transfer"][:, :k]), np.asarray(st["W_up"][:, :k]))
     np.testing.assert_array_equal(np.asarray(st["W_transfer0"][:, k:]), np.asarray(st["W_fresh"][:, k:]))
     assert not np.allclose(np.asarray(st["W_transfer"][:, k:]), np.asarray(st["W_fresh"][:, k:]))
+    # the gamma/rho curves' projector equals theory.decompose on the same weights
+    from theory import decompose
+
+    from simtransfer.coefficients import stage_projector
+
+    sig = st["signals"]
+    norms = jnp.stack([jnp.linalg.norm(v) for v in (sig.u, sig.v_S, sig.v_T)])
+    for W, W0, data in ((st["W_up"], st["W_up0"], st["source"]), (st["W_transfer"], st["W_transfer0"], st["target"])):
+        got = stage_projector(sig.frame, norms, data.xi, data.y)(W, W0)
+        dec = decompose(W, W0, sig, data.xi)
+        assert float(dec.residual) < 1e-4  # W - W0 lies in the stage's span (exactness)
+        g = np.asarray(dec.gamma)
+        rho = np.asarray(dec.rho).reshape(2, W.shape[1], -1)
+        y = np.repeat(np.asarray(data.y), data.xi.shape[1])
+        same = np.stack([y > 0, y < 0])[:, None, :]
+        # float32 solves of a well-conditioned (near-orthogonal) Gram: 1e-4 relative
+        np.testing.assert_allclose(float(got["gamma_u"]), 0.5 * (g[0, :, 0] - g[1, :, 0]).mean(), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(float(got["rho_same"]), (rho * same).sum() / (same.sum() * W.shape[1]), rtol=1e-4)
+        np.testing.assert_allclose(float(got["rho_other"]), (rho * ~same).sum() / ((~same).sum() * W.shape[1]), rtol=1e-4)
 
 
 # -- run ----------------------------------------------------------------------------------
