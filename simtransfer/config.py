@@ -30,6 +30,8 @@ __all__ = [
 
 ACTIVATIONS = ("relu", "leaky_relu", "relu_q")
 POLICIES = ("first", "random", "top_signal")
+MODES = ("inherit", "distill", "inherit+distill")
+PARTITIONS = ("none", "agree", "confident")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "lamb", "lion")
 BACKENDS = ("dense", "gram")
 
@@ -191,22 +193,48 @@ class Train:
 
 @dataclass(frozen=True)
 class Transfer:
-    """Inheritance of upstream filters (DESIGN.md section 4, step 2).
+    """How the downstream model reuses the upstream one (DESIGN.md section 4, step 2).
 
-    ``k = round(alpha * m)`` filters per class are copied from the upstream model,
-    chosen by ``policy``, multiplied by ``rescale``; ``freeze_inherited`` keeps them fixed.
+    ``mode = "inherit"``: ``k = round(alpha * m)`` filters per class are copied from the
+    upstream model, chosen by ``policy``, multiplied by ``rescale``; ``freeze_inherited``
+    keeps them fixed.  ``mode = "distill"``: the downstream model starts from the fresh
+    filters (alpha is ignored) and is trained on
+    ``(1 - lam) log(1 + exp(-y f_s)) + lam tau^2 KL(sigma(f_t / tau) || sigma(f_s / tau))``
+    with the upstream model as teacher f_t; ``"inherit+distill"`` does both.
+    ``partition`` (Roth et al. 2024) applies the distillation term only on the target
+    samples where the teacher agrees with the label (``agree``) or is confident,
+    max(sigma(f_t), 1 - sigma(f_t)) >= ``confidence`` (``confident``); the label loss alone
+    elsewhere.
     """
 
     alpha: float = 0.5  # fraction of downstream filters inherited (traced, via a mask)
     policy: str = "first"  # first | random | top_signal (static)
     freeze_inherited: bool = False  # keep inherited filters fixed downstream (static)
     rescale: float = 1.0  # multiplier of the inherited filters (traced)
+    mode: str = "inherit"  # inherit | distill | inherit+distill (static)
+    lam: float = 0.5  # weight of the distillation term (traced)
+    tau: float = 1.0  # distillation temperature (traced)
+    partition: str = "none"  # none | agree | confident (static)
+    confidence: float = 0.9  # teacher confidence threshold of partition = confident (traced)
 
     def __post_init__(self) -> None:
         _check_float("transfer.alpha", self.alpha, lo=0.0, hi=1.0)
         _check_choice("transfer.policy", self.policy, POLICIES)
         _check_bool("transfer.freeze_inherited", self.freeze_inherited)
         _check_float("transfer.rescale", self.rescale)
+        _check_choice("transfer.mode", self.mode, MODES)
+        _check_float("transfer.lam", self.lam, lo=0.0, hi=1.0)
+        _check_float("transfer.tau", self.tau, lo=0.0, lo_open=True)
+        _check_choice("transfer.partition", self.partition, PARTITIONS)
+        _check_float("transfer.confidence", self.confidence, lo=0.5, hi=1.0)
+
+    @property
+    def distills(self) -> bool:
+        return "distill" in self.mode
+
+    @property
+    def inherits(self) -> bool:
+        return "inherit" in self.mode
 
 
 @dataclass(frozen=True)
@@ -270,6 +298,8 @@ class Experiment:
         _check_int("n_source", self.n_source, lo=1)
         _check_int("n_target", self.n_target, lo=1)
         _check_choice("backend", self.backend, BACKENDS)
+        if self.backend == "gram" and self.transfer.mode != "inherit":
+            _fail("transfer.mode", f"{self.transfer.mode!r} needs backend = \"dense\" (gram supports inherit only)")
         k = self.k_inherited
         if k > self.model.m_upstream:
             _fail(
@@ -280,8 +310,8 @@ class Experiment:
 
     @property
     def k_inherited(self) -> int:
-        """k = round(alpha * m), the inherited filters per class."""
-        return int(round(self.transfer.alpha * self.model.m))
+        """k = round(alpha * m), the inherited filters per class (0 when not inheriting)."""
+        return int(round(self.transfer.alpha * self.model.m)) if self.transfer.inherits else 0
 
     # -- dotted access -------------------------------------------------------------
     def get(self, dotted: str) -> Any:
@@ -334,6 +364,9 @@ TRACED_FIELDS: tuple[str, ...] = (
     "downstream.eta",
     "transfer.alpha",
     "transfer.rescale",
+    "transfer.lam",
+    "transfer.tau",
+    "transfer.confidence",
 )
 
 #: Short names accepted wherever a dotted field is (``a`` means ``task.a``).

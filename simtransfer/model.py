@@ -16,7 +16,7 @@ import jax.numpy as jnp
 
 from theory.exact import activation_fn, output_from_preacts
 
-__all__ = ["activation", "cnn_apply", "cnn_batch", "cnn_structured", "output_from_preacts", "logistic_loss", "init_filters"]
+__all__ = ["activation", "cnn_apply", "cnn_batch", "cnn_structured", "binary_kl", "distill_loss", "output_from_preacts", "logistic_loss", "init_filters"]
 
 Activation = Callable[[jax.Array], jax.Array]
 
@@ -58,6 +58,28 @@ def logistic_loss(W: jax.Array, xi: jax.Array, y_signal, y, mu, act: Activation)
     """L(W) = (1/n) sum_i log(1 + exp(-y_i f(W, x_i))) (DESIGN.md section 3), x_i given
     by its noise patches ``xi`` and signal patch ``y_signal_i mu``."""
     return jnp.mean(jnp.logaddexp(0.0, -y * cnn_structured(W, xi, y_signal, mu, act)))
+
+
+def binary_kl(logit_t: jax.Array, logit_s: jax.Array) -> jax.Array:
+    """KL(sigma(logit_t) || sigma(logit_s)) between Bernoulli distributions, elementwise,
+    computed from log-sigmoids (stable for large logits)."""
+    p_t = jax.nn.sigmoid(logit_t)
+    return p_t * (jax.nn.log_sigmoid(logit_t) - jax.nn.log_sigmoid(logit_s)) + (1 - p_t) * (
+        jax.nn.log_sigmoid(-logit_t) - jax.nn.log_sigmoid(-logit_s)
+    )
+
+
+def distill_loss(W, xi, y_signal, y, mu, act, f_teacher, lam_i, tau) -> jax.Array:
+    """Per-sample mix of the label loss and distillation (Hinton et al.; Roth et al. 2024):
+
+    ``(1/n) sum_i [(1 - lam_i) log(1 + exp(-y_i f_i)) + lam_i tau^2 KL(sigma(f_t,i/tau) || sigma(f_i/tau))]``
+
+    with ``lam_i = lam`` on the samples that receive distillation and 0 elsewhere.
+    ``lam_i = 0`` everywhere gives exactly the logistic loss."""
+    f = cnn_structured(W, xi, y_signal, mu, act)
+    label = jnp.logaddexp(0.0, -y * f)
+    kl = binary_kl(f_teacher / tau, f / tau)
+    return jnp.mean((1 - lam_i) * label + lam_i * tau**2 * kl)
 
 
 def init_filters(key: jax.Array, m: int, d: int, sigma_0, dtype=jnp.float32) -> jax.Array:

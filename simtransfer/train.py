@@ -16,7 +16,7 @@ import optax
 
 from .config import Train
 from .data import Batch
-from .model import Activation, cnn_structured, logistic_loss
+from .model import Activation, cnn_structured, distill_loss, logistic_loss
 
 __all__ = ["make_optimizer", "train"]
 
@@ -57,6 +57,7 @@ def train(
     act: Activation,
     frozen: jax.Array | None = None,
     metrics_fn: Callable[[jax.Array], dict[str, jax.Array]] | None = None,
+    distill: tuple[jax.Array, jax.Array, Any] | None = None,
 ) -> tuple[jax.Array, dict[str, jax.Array], jax.Array]:
     """Minimise the logistic loss L(W) on the samples ``data`` of the task with signal
     ``mu``, from ``W0`` (2, m, d), by ``cfg.steps`` full-batch updates.
@@ -64,6 +65,9 @@ def train(
     Args:
       frozen: optional (2, m) bool mask of filters that receive no update.
       metrics_fn: extra metrics of W recorded at every logged step.
+      distill: optional ``(f_teacher (n,), lam_i (n,), tau)``: train on
+        ``model.distill_loss`` instead of the logistic loss (the logged ``loss`` stays the
+        logistic label loss).
 
     Returns:
       (W_T, curves, diverged_at): the final filters, a dict of arrays with leading axis
@@ -71,11 +75,14 @@ def train(
     """
     opt = make_optimizer(cfg.optimizer, eta)
     keep = None if frozen is None else (~frozen)[..., None].astype(W0.dtype)
-    grad_fn = jax.value_and_grad(logistic_loss)
+    if distill is None:
+        grad_fn = jax.value_and_grad(lambda W: logistic_loss(W, data.xi, data.y_signal, data.y, mu, act))
+    else:
+        grad_fn = jax.value_and_grad(lambda W: distill_loss(W, data.xi, data.y_signal, data.y, mu, act, *distill))
 
     def step(t, carry):
         W, opt_state, bad_at = carry
-        loss, g = grad_fn(W, data.xi, data.y_signal, data.y, mu, act)
+        loss, g = grad_fn(W)
         if keep is not None:
             g = g * keep
         updates, opt_state = opt.update(g, opt_state, W)

@@ -20,10 +20,10 @@ from .coefficients import COEF_CURVES, stage_projector
 from .config import Experiment, traced_values
 from .data import make_frame, make_signals, sample
 from .evaluate import empirical_error, exact_error_dense
-from .model import activation, init_filters
+from .model import activation, cnn_structured, init_filters
 from .train import train
 
-__all__ = ["make_trial", "make_trial_state", "inheritance", "theta_of", "SCALARS", "CURVES", "CURVE_METRICS"]
+__all__ = ["make_trial", "make_trial_state", "inheritance", "distill_mask", "theta_of", "SCALARS", "CURVES", "CURVE_METRICS"]
 
 #: Per-seed scalar outputs of a trial.
 SCALARS = (
@@ -83,6 +83,19 @@ def inheritance(key, W_up, W_fresh, u_dir, alpha, rescale, policy: str, freeze: 
     return W_init, mask, src, frozen
 
 
+def distill_mask(f_teacher: jax.Array, y: jax.Array, partition: str, confidence) -> jax.Array:
+    """(n,) 1.0 on the target samples that receive the distillation term (Roth et al. 2024):
+    all (``none``), those where the teacher's sign agrees with the label (``agree``), or
+    those where the teacher is confident, max(sigma(f_t), 1 - sigma(f_t)) >= confidence."""
+    if partition == "none":
+        return jnp.ones_like(f_teacher)
+    if partition == "agree":
+        return (y * f_teacher > 0).astype(f_teacher.dtype)
+    if partition == "confident":
+        return (jax.nn.sigmoid(jnp.abs(f_teacher)) >= confidence).astype(f_teacher.dtype)
+    raise ValueError(f"transfer.partition: unknown partition {partition!r}")
+
+
 def _core(exp: Experiment, key_data: jax.Array, theta: dict[str, Any]) -> tuple[dict, dict]:
     task, model = exp.task, exp.model
     d, P, m, m_up = task.d, task.P, model.m, model.m_upstream
@@ -122,19 +135,26 @@ def _core(exp: Experiment, key_data: jax.Array, theta: dict[str, Any]) -> tuple[
     # 2. inheritance; the scratch model starts from the same fresh filters
     W_fresh = init_filters(k_down, m, d, th["model.sigma_0"])
     tr = exp.transfer
+    alpha = th["transfer.alpha"] if tr.inherits else jnp.zeros(())  # distill alone starts fresh
     W_tr0, mask, src_idx, frozen = inheritance(
-        k_pol, W_up, W_fresh, frame[0], th["transfer.alpha"], th["transfer.rescale"], tr.policy, tr.freeze_inherited
+        k_pol, W_up, W_fresh, frame[0], alpha, th["transfer.rescale"], tr.policy, tr.freeze_inherited
     )
     # 3-4. transfer and scratch trained by one lax.map (a scan) over the two models: one
     # compiled body serves both, so alpha = 0 gives bit-for-bit identical results (and on
     # CPU it is faster than a vmap over the pair, whose batched small matmuls are slow).
     W0s = jnp.stack([W_tr0, W_fresh])
     frozen_s = jnp.stack([frozen, jnp.zeros_like(frozen)])
-    down = lambda W0, fz: train(  # noqa: E731
+    lam_s = jnp.zeros((2, exp.n_target))  # per model, per sample distillation weight
+    f_teacher = jnp.zeros((exp.n_target,))
+    if tr.distills:  # the upstream model teaches on the target training inputs
+        f_teacher = cnn_structured(W_up, tgt.xi, tgt.y_signal, sig.mu_T, act)
+        lam_s = lam_s.at[0].set(th["transfer.lam"] * distill_mask(f_teacher, tgt.y, tr.partition, th["transfer.confidence"]))
+    down = lambda W0, fz, lam_i: train(  # noqa: E731
         W0, tgt, sig.mu_T, th["downstream.eta"], cfg=exp.downstream, act=act, frozen=fz,
         metrics_fn=metrics(sig.mu_T, curve_dn, proj_dn, W0),
+        distill=(f_teacher, lam_i, th["transfer.tau"]) if tr.distills else None,
     )  # fmt: skip
-    Ws, c_dn, bad_dn = jax.lax.map(lambda a: down(*a), (W0s, frozen_s))
+    Ws, c_dn, bad_dn = jax.lax.map(lambda a: down(*a), (W0s, frozen_s, lam_s))
 
     # 5. evaluation: exact conditional errors (common draws) and a shared empirical test set
     ex_up = exact_error_dense(W_up, sig.mu_S, frame, sigma_p, final_up, act, p)
@@ -173,7 +193,7 @@ def _core(exp: Experiment, key_data: jax.Array, theta: dict[str, Any]) -> tuple[
         "frame": frame, "signals": sig, "source": src, "target": tgt,
         "W_up0": W_up0, "W_up": W_up, "W_fresh": W_fresh, "W_transfer0": W_tr0,
         "W_transfer": Ws[0], "W_scratch": Ws[1], "inherited": mask, "source_index": src_idx,
-        "frozen": frozen, "diverged_at": {"upstream": bad_up, "transfer": bad_dn[0], "scratch": bad_dn[1]},
+        "frozen": frozen, "f_teacher": f_teacher, "distill_weight": lam_s[0], "diverged_at": {"upstream": bad_up, "transfer": bad_dn[0], "scratch": bad_dn[1]},
     }  # fmt: skip
     return out, state
 
