@@ -30,7 +30,8 @@ def trial_flops(exp: Experiment) -> dict[str, float]:
     A GD step on n samples costs a forward and a backward matrix product over the noise
     patches, 2 * 2 * n (P-1) d 2m flops (signal patch and elementwise work are O(m d + n m)
     and counted too).  A logged step adds a forward pass and the exact error: the
-    covariance W (I - Pi) W^T (2 (2m)^2 d) and the draws (2 M (P-1) (2m)^2).
+    covariance W (I - Pi) W^T (2 (2m)^2 d) and the draws (2 M (P-1) (2m)^2), and the
+    gamma/rho projection on the K = 3 + n (P-1) training patches (2 K d 2m + 2 K^2 2m).
     """
     t, mdl, ev = exp.task, exp.model, exp.eval
     d, Pm1 = t.d, t.P - 1
@@ -41,8 +42,9 @@ def trial_flops(exp: Experiment) -> dict[str, float]:
     def exact(m, M):
         return 2 * (2 * m) ** 2 * d + 2 * M * Pm1 * (2 * m) ** 2 + 4 * M * Pm1 * 2 * m
 
-    def log(n, m):
-        return 2 * n * Pm1 * d * 2 * m + exact(m, ev.curve_draws)
+    def log(n, m):  # forward pass, exact error, and the gamma/rho projection (coefficients.py)
+        K = 3 + n * Pm1
+        return 2 * n * Pm1 * d * 2 * m + exact(m, ev.curve_draws) + 2 * K * d * 2 * m + 2 * K * K * 2 * m
 
     m_up, m = mdl.m_upstream, mdl.m
     up = exp.upstream.steps * step(exp.n_source, m_up) + len(exp.upstream.log_steps) * log(exp.n_source, m_up)
