@@ -1,4 +1,4 @@
-"""Command line: ``python -m simtransfer run|sweep|bench ...``.
+"""Command line: ``python -m simtransfer run|sweep|check|bench ...``.
 
 Bad input (a config field out of range, an unknown field, a corrupt or foreign results
 directory) prints one line naming the field or file and exits with status 2.
@@ -125,6 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--chunk-trials", type=int, default=256, help="trials per saved chunk")
     sw.set_defaults(func=_cmd_sweep)
 
+    sub.add_parser("check", help="measure the theory's predictions on a grid (see: check --help)", add_help=False)
     b = sub.add_parser("bench", help="benchmark the trial and print JSON")
     common(b)
     b.add_argument("--repeats", type=int, default=2)
@@ -133,6 +134,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["check"]:  # the theory check has its own options (simtransfer.check)
+        from .check import main as check_main
+
+        try:
+            return check_main(argv[1:])
+        except (ConfigError, ResultsError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     args = _parser().parse_args(argv)
     try:
         if getattr(args, "seeds", 1) < 1:

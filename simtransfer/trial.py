@@ -200,6 +200,10 @@ def _core(exp: Experiment, key_data: jax.Array, theta: dict[str, Any]) -> tuple[
 
 def make_trial(exp: Experiment) -> Callable[[jax.Array, dict], dict[str, jax.Array]]:
     """Pure ``trial(key_data, theta) -> outputs`` (SCALARS and CURVES) for the dense backend."""
+    if exp.backend == "gram":  # the exact dimension-free backend (simtransfer.gram)
+        from .gram import make_trial_gram
+
+        return make_trial_gram(exp)
     if exp.backend != "dense":
         raise ValueError(f"backend: {exp.backend!r} is not available in this build")
     return lambda key_data, theta: _core(exp, key_data, theta)[0]

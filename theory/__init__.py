@@ -7,8 +7,9 @@ takes plain floats, arrays, or a duck-typed configuration (``task.a``, ``model.m
   calibrated on scratch runs only (THEORY.md section 1; ``load_calibration()``).
 * ``theory.exact``, ``theory.decompose``: exact test error given the weights and the exact
   (gamma, rho) decomposition (section 2).
-* ``theory.setting``, ``theory.transfer``, ``theory.measure``: hypotheses H1-H3 and trivial
-  predictors (section 3), from the configuration or with measured inputs.
+* ``theory.setting``, ``theory.transfer``, ``theory.measure``: hypotheses H1-H4 and trivial
+  predictors (section 3), from the configuration or with measured inputs (H4: lambda and the
+  zero-shot factor derived, kappa fitted on a calibration grid, ``theory/h4.json``).
 * ``theory.idealised``: the proofs' recursion on (gamma, rho) beside the real GD (section 4).
 """
 
@@ -39,16 +40,32 @@ from theory.setting import lambda_log as lambda_log
 from theory.measure import noise_output_sd as noise_output_sd
 from theory.measure import lambda_measured as lambda_measured
 from theory.measure import r_inh_measured as r_inh_measured
+from theory.measure import output_stats as output_stats
 from theory.transfer import Prediction as Prediction
 from theory.transfer import h1 as h1
 from theory.transfer import h1_plugin as h1_plugin
 from theory.transfer import h1_corrected as h1_corrected
 from theory.transfer import h2 as h2
+from theory.transfer import h2_plugin as h2_plugin
 from theory.transfer import h3 as h3
+from theory.transfer import h3_plugin as h3_plugin
 from theory.transfer import h3_ratio as h3_ratio
 from theory.transfer import sign_of_s as sign_of_s
 from theory.transfer import always_helps as always_helps
 from theory.transfer import predict as predict
+from theory.transfer import relu_cov as relu_cov
+from theory.transfer import coherence as coherence
+from theory.transfer import margin_of_budget as margin_of_budget
+from theory.transfer import rho_memorised as rho_memorised
+from theory.transfer import lambda_h4 as lambda_h4
+from theory.transfer import inh_factor_h4 as inh_factor_h4
+from theory.transfer import kappa_h4 as kappa_h4
+from theory.transfer import h4 as h4
+from theory.transfer import h4_plugin as h4_plugin
+from theory.transfer import snr_of_error as snr_of_error
+from theory.transfer import load_h4 as load_h4
+from theory.transfer import fit_kappa as fit_kappa
+from theory.transfer import H4_PATH as H4_PATH
 from theory.idealised import Coefficients as Coefficients
 from theory.idealised import initial_preacts as initial_preacts
 from theory.idealised import patch_gram as patch_gram
@@ -57,47 +74,63 @@ from theory.idealised import coefficient_dynamics as coefficient_dynamics
 from theory.idealised import divergence_vs_d_over_n as divergence_vs_d_over_n
 
 __all__ = [
-    "Calibration",
-    "Coefficients",
-    "Decomposition",
-    "ExactError",
-    "Fit",
-    "LAWS",
-    "Prediction",
-    "Setting",
     "activation_fn",
     "always_helps",
     "calibrate",
+    "Calibration",
     "coefficient_dynamics",
+    "Coefficients",
+    "coherence",
     "decompose",
+    "Decomposition",
     "divergence_vs_d_over_n",
     "err_exp",
     "err_gauss",
     "exact_error",
+    "ExactError",
+    "Fit",
+    "fit_kappa",
     "h1",
     "h1_corrected",
     "h1_plugin",
     "h2",
+    "h2_plugin",
     "h3",
+    "h3_plugin",
     "h3_ratio",
+    "h4",
+    "H4_PATH",
+    "h4_plugin",
     "ideal_gram",
+    "inh_factor_h4",
     "initial_preacts",
+    "kappa_h4",
     "lambda_default",
+    "lambda_h4",
     "lambda_log",
     "lambda_measured",
+    "LAWS",
     "load_calibration",
+    "load_h4",
+    "margin_of_budget",
     "noise_cov",
     "noise_output_sd",
+    "output_stats",
     "patch_gram",
     "predict",
+    "Prediction",
     "psd_cholesky",
     "r_inh",
     "r_inh_measured",
     "r_target",
     "regime",
+    "relu_cov",
     "rho_bar",
+    "rho_memorised",
+    "Setting",
     "setting_of",
     "sign_of_s",
     "snr2",
+    "snr_of_error",
     "test_error_given_weights",
 ]

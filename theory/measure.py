@@ -4,6 +4,9 @@ r"""Measured inputs of the plug-in hypotheses (THEORY.md section 3): lambda and 
   scratch network, both with the downstream 1/m; available before fine-tuning.
 * r_inh from the inherited filters' decomposition (:func:`theory.decompose.decompose`):
   signal part s j gamma_{j,r,u} over the s.d. of the memorised-noise part on fresh noise.
+* :func:`output_stats`: signal margin S and noise output s.d. N of any subset of a model's
+  filters from its signal pre-activations and noise covariance (any backend; used by
+  ``simtransfer.measure`` for the check's plug-ins).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import jax.numpy as jnp
 
 from theory.exact import activation_fn, noise_cov, output_from_preacts, psd_cholesky
 
-__all__ = ["noise_output_sd", "lambda_measured", "r_inh_measured"]
+__all__ = ["noise_output_sd", "lambda_measured", "r_inh_measured", "output_stats"]
 
 
 def noise_output_sd(W, frame, sigma_p, key, m: int | None = None, draws: int = 4096, activation="relu", P: int = 2):
@@ -63,3 +66,25 @@ def r_inh_measured(gamma_u, rho, xi_norm2, s, sigma_p):
     sig = s * jnp.mean(j * gamma_u)
     noise = sigma_p * jnp.sqrt(jnp.mean(jnp.sum(rho**2 / jnp.asarray(xi_norm2)[None, None, :], axis=-1)))
     return sig / noise
+
+
+def output_stats(sig_pre, cov, mask, draws, act) -> tuple[jax.Array, jax.Array]:
+    """(S, N) of the filters selected by ``mask`` in an m-filter model (the others zeroed).
+
+    Args:
+      sig_pre: (2, m) pre-activations on the target signal ``<w_{j,r}, mu_T>``.
+      cov: (2m, 2m) noise pre-activation covariance; mask: (2, m) bool.
+      draws: (M, P - 1, 2m) standard normals.
+    Returns:
+      S = (f_sig(+1) - f_sig(-1)) / 2, the signal margin averaged over the label, and
+      N = s.d. of the noise output ``(1/m) sum_{p,r} [act(z_{+1,r}) - act(z_{-1,r})]``.
+    """
+    mf = mask.reshape(-1).astype(cov.dtype)
+    cov = cov * mf[:, None] * mf[None, :]
+    sig = jnp.where(mask, sig_pre, 0.0)
+    m = sig.shape[-1]
+    L = psd_cholesky(cov)
+    z = (draws @ L.T).reshape(draws.shape[:-1] + (2, m))
+    N = jnp.std(output_from_preacts(z, act))
+    f = [output_from_preacts(y * sig[None], act) for y in (1.0, -1.0)]
+    return 0.5 * (f[0] - f[1]), N

@@ -1,0 +1,93 @@
+"""Benchmark of the gram backend against the dense one across the dimension d (issue 5).
+
+``bench_gram()`` times ``seeds`` seeds of the default trial (``Experiment()`` with the
+backend set; only ``task.d`` varies) through the same path as ``run``:
+``batched_call(compiled_trial(static_part(exp)), keys, theta_of(exp))``, sharded over the
+local devices.  Each timing is the best of ``repeats`` calls after a first, compiling
+call (whose time is reported separately).  The dense trial at d >= ``dense_small_test_from``
+uses ``eval.n_test = dense_n_test`` (its test set alone would be n_test x d floats a
+seed); that only lowers the dense time, so the reported speed-ups are conservative.
+
+``python -m simtransfer.bench_gram`` prints the JSON.  The machine may be shared: the
+ratios are measured in one run, back to back.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import jax
+
+from .config import Experiment, static_part
+from .run import batched_call, compiled_trial, seed_keys
+from .trial import theta_of
+
+__all__ = ["bench_gram"]
+
+
+def _time(exp: Experiment, seeds: int, repeats: int) -> dict[str, float]:
+    """Compile-and-first-call seconds, and the best of ``repeats`` later calls."""
+    fn = compiled_trial(static_part(exp))
+    keys, theta = seed_keys(0, seeds), theta_of(exp)
+    t0 = time.perf_counter()
+    batched_call(fn, keys, theta)  # compiles; batched_call returns host arrays, so it waits
+    first = time.perf_counter() - t0
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        batched_call(fn, keys, theta)
+        best = min(best, time.perf_counter() - t0)
+    return {"first_call_s": first, "seconds": best, "seeds_per_s": seeds / best}
+
+
+def bench_gram(
+    dims_both: tuple[int, ...] = (10**3, 10**4, 10**5),
+    dims_gram: tuple[int, ...] = (10**6, 10**7),
+    seeds: int = 8,
+    repeats: int = 3,
+    dense_repeats_large: int = 2,
+    dense_small_test_from: int = 10**5,
+    dense_n_test: int = 200,
+    base: Experiment | None = None,
+) -> dict[str, Any]:
+    """Seeds/s of gram vs dense at ``dims_both``, of gram alone at ``dims_gram``.
+
+    Returns a dict with one row per (backend, d) (seconds for ``seeds`` seeds, seeds/s,
+    first-call seconds, the n_test used), and the two ratios of the issue:
+    ``speedup_at_1e3`` = gram seeds/s / dense seeds/s at the smallest d (goal >= 5) and
+    ``gram_time_ratio_max_d_vs_1e3`` = gram time at the largest d / at the smallest
+    (goal <= 1.5).
+    """
+    base = Experiment() if base is None else base
+    rows: list[dict[str, Any]] = []
+    for d in tuple(dims_both) + tuple(dims_gram):
+        for backend in ("gram", "dense") if d in dims_both else ("gram",):
+            exp = base.set(backend=backend, **{"task.d": int(d)})
+            large = backend == "dense" and d >= dense_small_test_from
+            if large:
+                exp = exp.set(**{"eval.n_test": dense_n_test})
+            t = _time(exp, seeds, dense_repeats_large if large else repeats)
+            rows.append({"backend": backend, "d": int(d), "n_test": exp.eval.n_test, **t})
+
+    def row(backend: str, d: int) -> dict[str, Any]:
+        return next(r for r in rows if r["backend"] == backend and r["d"] == d)
+
+    d0, d_max = min(dims_both), max(tuple(dims_both) + tuple(dims_gram))
+    speedup = row("gram", d0)["seeds_per_s"] / row("dense", d0)["seeds_per_s"]
+    flat = row("gram", d_max)["seconds"] / row("gram", d0)["seconds"]
+    return {
+        "seeds": seeds,
+        "devices": [str(dv) for dv in jax.local_devices()],
+        "rows": rows,
+        "speedup_at_1e3": speedup,
+        "gram_time_ratio_max_d_vs_1e3": flat,
+        "speedup_by_d": {r["d"]: r["seeds_per_s"] / row("dense", r["d"])["seeds_per_s"]
+                         for r in rows if r["backend"] == "gram" and r["d"] in dims_both},  # fmt: skip
+        "goals": {"speedup_at_1e3 >= 5": speedup >= 5, "gram_time_ratio_max_d_vs_1e3 <= 1.5": flat <= 1.5},
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(bench_gram(), indent=1))
