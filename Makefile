@@ -38,7 +38,7 @@ bench: $(STAMP)
 	$(PY) -m simtransfer bench
 
 figures: $(STAMP)
-	@echo "no figures yet (see issue 4)"
+	$(PY) -m figures
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,12 @@
+"""Figures of issue 4: one script per figure (``python figures/<name>.py``), all of them with
+``python -m figures`` (or ``make figures``).  See ``figures/common.py``."""
+
+#: The figures, in the order ``python -m figures`` makes them (theory_vs_sim reads 1-4).
+FIGURES = (
+    "scratch_phase",
+    "transfer_phase",
+    "fraction_inherited",
+    "task_correlation",
+    "dynamics",
+    "theory_vs_sim",
+)
