@@ -8,5 +8,6 @@ FIGURES = (
     "fraction_inherited",
     "task_correlation",
     "dynamics",
+    "distillation",
     "theory_vs_sim",
 )

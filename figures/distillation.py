@@ -48,7 +48,7 @@ def default_config(quick: bool = False) -> Experiment:
 
 
 def run_data(exp: Experiment, quick: bool = False, key: int = 7) -> xr.Dataset:
-    seeds = 4 if quick else 24
+    seeds = 4 if quick else 16
     n_S = [20] if quick else [20, 320]
     s_vals = [-1.0, 1.0] if quick else [-1.0, -0.5, 0.0, 0.5, 1.0]
     parts = []
