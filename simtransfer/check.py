@@ -10,6 +10,21 @@ fine-tuning*), H4 and the trivial predictors are scored side by side:
 * R^2 and RMSE of the predicted transfer error against the measured one (every cell);
 * the worst cells (wrong sign, largest |t|).
 
+Rows: the configuration-only hypotheses (every entry of ``theory.predict``, and H4,
+:func:`theory.h4`), their plug-in versions and the trivial predictors ("sign of s",
+"transfer always helps").  The plug-ins use only what is available *before fine-tuning*:
+lambda = the inherited filters' noise output s.d. (at initialisation of the transfer model)
+over the scratch model's (:func:`theory.lambda_measured`, median over the first
+:data:`MEASURE_SEEDS` seeds), the zero-shot model's SNR read off its error in calibrated
+units (:func:`theory.snr_of_error`), and H3's G from the upstream and scratch models'
+signal learning.  The fine-tuned transfer model itself is never an input.
+
+The check grid (:data:`CHECK_BLOCKS`, 68 cells, root seed :data:`CHECK_KEY`) varies a, b_T,
+alpha, n_S (40, 160, 640), sigma_p, d (1000, 2000) and the budgets eta_up T_up, eta_down T_down
+(through the traced learning rates, T = 300), mostly with s = +1 near the crossover, plus
+anti-aligned (s = -1, -0.5) and uncorrelated (s = 0; a = 0) cells.  H4's constants are
+fitted on :data:`CALIBRATION_BLOCKS` (other points, root seed :data:`CALIBRATION_KEY`).
+
 Errors are the exact conditional errors (``eval.n_test = 0``).  Every block of the grid is
 run by :func:`simtransfer.sweep.sweep` (traced fields batched, one compilation per shape,
 one point per chunk) and measured by :func:`simtransfer.measure.measure`; both are cached
@@ -24,7 +39,6 @@ Command line::
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import json
 import math
@@ -63,7 +77,7 @@ BASE: dict[str, Any] = {
     "eval.curve_draws": 64,
     "upstream.steps": 300,
     "downstream.steps": 300,
-    "upstream.log_every": 300,  # curves are not used: log the ends only
+    "upstream.log_every": 300,  # only the final coefficients (gamma) are used: log the ends only
     "downstream.log_every": 300,
 }
 
@@ -189,7 +203,7 @@ def run_blocks(
                 vals = {n: grid[n][i] for n, i in zip(names, idx)}
                 cfg = exp.set(**vals)
                 path = None if out is None else os.path.join(out, f"measure-{n_meas}", f"point-{flat:04d}.npz")
-                meas = _cached_npz(path, lambda cfg=cfg: {k: v[0][:n_meas] for k, v in measure([cfg], n_meas, key).items()})
+                meas = _cached_npz(path, lambda cfg=cfg: {k: v[0] for k, v in measure([cfg], n_meas, key).items()})
                 pt = ds.isel(dict(zip(names, idx)))
                 rec = {"cfg": cfg, "block": block.name, "values": vals}
                 rec.update({k: np.asarray(pt[k].values) for k in _SWEPT})
@@ -233,13 +247,13 @@ def _cell(rec: Mapping[str, Any]) -> dict[str, Any]:
     err = {k: float(rec[f"err_{k}"][ok].mean()) if S else math.nan for k in ("transfer", "scratch", "zeroshot")}
     return {
         "block": rec["block"],
-        "values": {k: v for k, v in rec["values"].items()},
+        "values": dict(rec["values"]),
         "s": float(cfg.task.s),
         "alpha": float(cfg.transfer.alpha),
         "seeds": S,
         "gain": mean,
         "se": se,
-        "t": mean / se if se and se > 0 else (0.0 if mean == 0 else math.copysign(math.inf, mean)),
+        "t": math.nan if S < 2 else (mean / se if se > 0 else (0.0 if mean == 0 else math.copysign(math.inf, mean))),
         "err_transfer": err["transfer"],
         "err_scratch": err["scratch"],
         "err_zeroshot": err["zeroshot"],
@@ -332,7 +346,8 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     lines = [head, f"{'hypothesis':22s} {'kind':8s} {'bal.acc':>7s} {'s>0':>7s} {'acc':>7s} {'R^2':>7s} {'RMSE':>7s}"]
     for r in rows:
         lines.append(f"{r['hypothesis']:22s} {r['kind']:8s} {_fmt(r['bal_acc']):>7s} {_fmt(r['bal_acc_s_pos']):>7s} "
-                     f"{_fmt(r['acc']):>7s} {_fmt(r['r2_err_transfer']):>7s} {_fmt(r['rmse_err_transfer'], '.4f'):>7s}")  # fmt: skip
+                     f"{_fmt(r['acc']):>7s} {_fmt(r['r2_err_transfer']):>7s} "
+                     f"{_fmt(r['rmse_err_transfer'], '.4f'):>7s}")  # fmt: skip
     lines.append("worst cells (significant, wrong sign, largest |t|):")
     for r in rows:
         for w in r["worst"]:
@@ -461,7 +476,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m simtransfer.check`` (and ``python -m simtransfer check``)."""
     p = argparse.ArgumentParser(prog="python -m simtransfer check", description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=32)
-    p.add_argument("--key", type=int, default=None, help=f"root seed (default {CHECK_KEY}; {CALIBRATION_KEY} with --calibrate-h4)")
+    p.add_argument("--key", type=int, default=None,
+                   help=f"root seed (default {CHECK_KEY}; {CALIBRATION_KEY} with --calibrate-h4)")  # fmt: skip
     p.add_argument("--quick", action="store_true", help="a tiny grid at <= 4 seeds (seconds; for tests)")
     p.add_argument("--out", metavar="FILE", help="write the table (or, with --calibrate-h4, the constants) as JSON")
     p.add_argument("--cache-dir", default=DEFAULT_CACHE, help=f"results cache (default {DEFAULT_CACHE})")

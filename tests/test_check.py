@@ -19,8 +19,8 @@ from simtransfer.check import balanced_accuracy, check, main, score
 from theory import Prediction, Setting
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-ROWS = {"H1", "H1-default-lambda", "H1-corrected", "H2", "H3", "H4", "H1-plugin", "H1-corrected-plugin", "H2-plugin", "H3-plugin",
-        "H4-plugin", "sign_of_s", "always_helps"}  # fmt: skip
+ROWS = {"H1", "H1-default-lambda", "H1-corrected", "H2", "H3", "H4", "H1-plugin", "H1-corrected-plugin",
+        "H2-plugin", "H3-plugin", "H4-plugin", "sign_of_s", "always_helps"}  # fmt: skip
 
 
 def test_quick_check_writes_every_row(tmp_path):
@@ -46,7 +46,8 @@ def test_quick_check_writes_every_row(tmp_path):
 
 
 def test_module_entry_point():
-    res = subprocess.run([sys.executable, "-m", "simtransfer.check", "--help"], capture_output=True, text=True, cwd=ROOT)
+    cmd = [sys.executable, "-m", "simtransfer.check", "--help"]
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0 and "--calibrate-h4" in res.stdout
 
 
@@ -87,7 +88,7 @@ def test_h4_is_a_function_of_the_configuration_only():
     assert p.hypothesis == "H4" and p.sign in (-1, 1) and 0 < p.pred_err_transfer < 1
     assert theory.h4(c) == p  # deterministic
     code = ("import sys, theory; theory.h4(theory.Setting()); theory.lambda_h4(theory.Setting()); "
-            "assert not any(m.split('.')[0] == 'simtransfer' for m in sys.modules), 'theory imported simtransfer'")  # fmt: skip
+            "assert not any(m.split('.')[0] == 'simtransfer' for m in sys.modules), 'simtransfer'")  # fmt: skip
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
     for path in (ROOT / "theory").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -145,7 +146,8 @@ def test_output_stats_matches_noise_output_sd():
     frame = jnp.eye(3, d)
     key = jax.random.key(1)
     draws = jax.random.normal(key, (4096, 1, 2 * m))
-    S, N = theory.output_stats(W @ frame[0], theory.noise_cov(W, frame, 1.3), jnp.ones((2, m), bool), draws, jax.nn.relu)
+    cov = theory.noise_cov(W, frame, 1.3)
+    S, N = theory.output_stats(W @ frame[0], cov, jnp.ones((2, m), bool), draws, jax.nn.relu)
     assert float(N) == pytest.approx(float(theory.noise_output_sd(W, frame, 1.3, key)), rel=1e-5)
     # the signal margin of filters on u: (1/m) sum_r [relu(<w_{+1,r}, u>) - relu(<w_{-1,r}, u>)] at y = +1, ...
     pre = W @ frame[0]
@@ -153,7 +155,7 @@ def test_output_stats_matches_noise_output_sd():
     assert float(S) == pytest.approx(float(f(1.0) - f(-1.0)) / 2, rel=1e-5)
     # masked filters contribute nothing
     mask = jnp.zeros((2, m), bool).at[:, 0].set(True)
-    S1, N1 = theory.output_stats(pre, theory.noise_cov(W, frame, 1.3), mask, draws, jax.nn.relu)
+    S1, N1 = theory.output_stats(pre, cov, mask, draws, jax.nn.relu)
     S0, N0 = theory.output_stats(pre.at[:, 1:].set(0.0), theory.noise_cov(W.at[:, 1:].set(0.0), frame, 1.3),
                                  jnp.ones((2, m), bool), draws, jax.nn.relu)  # fmt: skip
     assert float(S1) == pytest.approx(float(S0), rel=1e-5) and float(N1) == pytest.approx(float(N0), rel=1e-4)

@@ -5,6 +5,10 @@ Every hypothesis gives a signed margin SNR of the transfer model and of the scra
 only (:func:`theory.load_calibration`), unchanged.  ``sign`` is +1 when transfer is
 predicted to beat scratch, -1 when worse, 0 for no difference (alpha = 0, or a predicted
 tie); it compares the SNRs, so it does not depend on the calibration.
+
+H4 (:func:`h4`, below the others) is H1's composition with lambda and the zero-shot factor
+derived from the configuration and kappa an empirical law fitted on a separate calibration
+grid (``theory/h4.json``, ``python -m simtransfer.check --calibrate-h4``).
 """
 
 from __future__ import annotations
@@ -326,7 +330,12 @@ def kappa_h4(cfg: Any, lam: float | None = None, consts: Mapping[str, Any] | Non
 
     k/(m - k + 1): inherited over fresh filters (+1), ~0 for alpha small and steep at alpha = 1,
     where no fresh filter is left to fit the target data; lambda (:func:`lambda_h4` unless
-    given) carries the dependence on the inherited noise scale.  Not derived."""
+    given) carries the dependence on the inherited noise scale.  Not derived.
+
+    The shipped fit (76 calibration cells, n_S = 80 and 320, root seed 777; p chosen among
+    0, 1/2, 1 by RMSE) has p = 0 and c = 0.081: kappa = 1.07 at alpha = 1/2, 1.22 at 0.8 and
+    1.81 at 1 (m = 10), against 1.02-1.09, 1.22-1.34 and 1.5-2.3 implied by the calibration
+    cells; kappa's growth with eta_down T_down (THEORY.md section 3) is not modelled."""
     c = setting_of(cfg)
     if c.k == 0:
         return 1.0
