@@ -38,11 +38,13 @@ from simtransfer.cli import save_dataset  # noqa: E402
 from simtransfer.config import from_dict  # noqa: E402
 from simtransfer.sweep import sweep  # noqa: E402
 
+import theory  # noqa: E402
+
 __all__ = [
     "KEY", "SEEDS", "SEEDS_QUICK", "SYMBOLS", "LABEL_ERR", "LABEL_GAIN", "SEQ_CMAP", "DIV_CMAP", "MARKERS",
     "prototype", "quick_base", "setup", "style", "log", "exp_of", "run_sweep", "run_points", "grid_dims",
     "point_configs", "combine", "panel", "valid", "mean_se", "line_colors", "data_path", "save_figure",
-    "save_data", "cli",
+    "save_data", "cli", "HYPOTHESES", "predict",
 ]  # fmt: skip
 
 #: Root PRNG key of every figure: the same key gives the same picture (common random numbers
@@ -109,6 +111,24 @@ def setup() -> None:
     if cache:
         jax.config.update("jax_compilation_cache_dir", cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 2.0)
+
+
+#: Configuration-only predictions by the tag ``simtransfer.sweep`` gives them
+#: (``theory_<tag>_*``); H4 is not in ``theory.predict`` (so not in the sweeps' variables)
+#: and is evaluated here from each point's configuration.
+HYPOTHESES = {
+    "H1": theory.h1,
+    "H1_default_lambda": lambda c: theory.h1(c, "default"),
+    "H1_corrected": theory.h1_corrected,
+    "H2": theory.h2,
+    "H3": theory.h3,
+    "H4": theory.h4,
+}
+
+
+def predict(setting, tag: str):
+    """``theory.Prediction`` of hypothesis ``tag`` for a Setting or an Experiment."""
+    return HYPOTHESES[tag](setting)
 
 
 # -- configurations --------------------------------------------------------------------------

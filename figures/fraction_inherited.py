@@ -6,7 +6,7 @@ helps) and a weak one (a = 0.35, where it hurts), for a small and a larger sourc
 conditional test error (mean +- s.e. over paired seeds) against alpha = k/m, the scratch
 model's error as a flat reference (band: mean +- s.e.; it depends neither on alpha nor on
 n_S: same target data and fresh filters), and the theory's predictions from the
-configuration alone (H1 corrected and H2; scratch: the calibrated law).
+configuration alone (H1 corrected and H4; scratch: the calibrated law).
 """
 
 from __future__ import annotations
@@ -32,13 +32,12 @@ A_PANELS = [1.0, 0.35]
 N_S = [10, 160]
 THEORY = [
     ("H1_corrected", "H1 corrected", "--"),
-    ("H2", "H2", ":"),
+    ("H4", "H4", ":"),
 ]
 
 
 def _pred(setting, tag):
-    return {"H1_corrected": theory.h1_corrected, "H1_default_lambda": lambda s: theory.h1(s, "default"),
-            "H2": theory.h2}[tag](setting)  # fmt: skip
+    return C.predict(setting, tag)
 
 
 def compute(config=None, quick: bool = False):

@@ -6,7 +6,7 @@ Prototype setup (figure 2) at n_S = 40, alpha = 0.5, b_S = 0 (so mu_S = u, ||mu_
 stays the same; (b) through a at s = +-1 with b_T = 2 fixed (corr = s a / sqrt(a^2 + 4);
 ||mu_T|| grows with a, so the scratch problem gets easier too).  Markers: measured gain,
 mean +- s.e. over paired seeds; lines: the theory's predicted gain from the configuration
-alone (H1 corrected, H1 with the default lambda, H3 for anti-aligned tasks).
+alone (H1 corrected, H1 with the default lambda, H3 for anti-aligned tasks, H4).
 """
 
 from __future__ import annotations
@@ -36,12 +36,12 @@ THEORY = [
     ("H1_corrected", "H1 corrected", "-"),
     ("H1_default_lambda", "H1, default $\\lambda$", "--"),
     ("H3", "H3", "-."),
+    ("H4", "H4", ":"),
 ]
 
 
 def _pred(setting, tag):
-    return {"H1_corrected": theory.h1_corrected, "H1_default_lambda": lambda s: theory.h1(s, "default"),
-            "H3": theory.h3}[tag](setting)  # fmt: skip
+    return C.predict(setting, tag)
 
 
 def _corr(st) -> float:

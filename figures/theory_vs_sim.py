@@ -3,9 +3,9 @@ figures 1-4 (read from their datasets in ``<out_dir>/data/``; a missing one is m
 
 (a) scratch test error: the calibrated law (THEORY.md section 1) at SNR2(n_T, mu_T) against
 the measured error, every scratch model of figures 1-4;
-(b) transfer test error predicted by each configuration-only hypothesis (H1 with lambda =
-inf, H1 with the default lambda, the empirical corrected H1, H2, H3) against the measured
-one, every point with alpha > 0 of figures 2-4;
+(b) transfer test error predicted by the configuration-only hypotheses (H1 with the default
+lambda, the empirical corrected H1 and H4 drawn; the table also has H1 with lambda = inf,
+H2 and H3) against the measured one, every point with alpha > 0 of figures 2-4;
 (c) the transfer gain, predicted against measured.
 
 Measured values are means over paired seeds with s.e. error bars; points that appear in
@@ -41,6 +41,7 @@ HYPS = [
     ("H1_corrected", "H1 corrected", "o"),
     ("H2", "H2", "^"),
     ("H3", "H3", "D"),
+    ("H4", "H4", "P"),
 ]
 TRIVIAL = [("always_helps", "always helps"), ("sign_of_s", "sign of $s$")]
 
@@ -80,6 +81,11 @@ def collect(sources: dict[str, xr.Dataset]) -> xr.Dataset:
                     r[v], r[f"{v}_se"] = float(m[idx]), float(s[idx])
                 for v in th:
                     r[v] = float(sub[v].isel(at).values)
+                for tag in ("H4",):  # not in theory.predict, so not among the sweeps' theory_* variables
+                    if f"theory_{tag}_sign" not in th:
+                        pr = C.predict(exp, tag)
+                        r.update({f"theory_{tag}_err_transfer": pr.pred_err_transfer, f"theory_{tag}_err_scratch":
+                                  pr.pred_err_scratch, f"theory_{tag}_gain": pr.pred_gain, f"theory_{tag}_sign": pr.sign})  # fmt: skip
                 rows[key] = r
     names = sorted({k for r in rows.values() for k in r})
     data = {k: ("point", [r.get(k, np.nan) for r in rows.values()]) for k in names}
@@ -154,7 +160,7 @@ def compute(config=None, quick: bool = False, out_dir="figures"):
 
 
 #: The hypotheses drawn in the scatter panels (all of them are in the table).
-DRAWN = ("H1_default_lambda", "H1_corrected", "H2")
+DRAWN = ("H1_default_lambda", "H1_corrected", "H4")
 
 
 def plot(pts: xr.Dataset, out_dir):

@@ -6,11 +6,11 @@ norm a, in the prototype's setup (THEORY.md section 3: d = 1000, n_T = 20, m = 1
 b_T = 2, s = +1, alpha = 0.5, T_up = 500, T_down = 300); cells with gain < -2 s.e.
 (negative transfer) are hatched; the lines are the transfer-beats-scratch boundaries the
 theory predicts from the configuration alone (H1 with lambda = inf and with the default
-lambda, and the empirical corrected H1), on a fine grid.
-(b) the same gains with error bars (s.e. over seeds) against a, with the corrected H1's
-predicted gain.
-(c) the upstream budget at n_S = 640: gain against T_up in {100, 500, 2000}, with H2's
-prediction (the only hypothesis that depends on T_up) and H1-corrected's (which does not).
+lambda, the empirical corrected H1, and H4), on a fine grid.
+(b) the same gains with error bars (s.e. over seeds) against a, with H4's predicted gain
+(``theory.h4``: lambda and the zero-shot factor derived, kappa fitted on another grid).
+(c) the upstream budget at n_S = 640: gain against T_up in {100, 500, 2000}, with the
+predictions of H2 and H4 (the hypotheses that depend on T_up; H1's do not).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ BOUNDARIES = [
     ("H1", "H1, $\\lambda=\\infty$", ":"),
     ("H1_default_lambda", "H1, default $\\lambda$", "--"),
     ("H1_corrected", "H1 corrected", "-"),
+    ("H4", "H4", "-."),
 ]
 
 
@@ -70,21 +71,12 @@ def edges(vals) -> np.ndarray:
 
 
 def theory_gain(setting, hyp: str) -> float:
-    if hyp == "H1":
-        return theory.h1(setting).pred_gain
-    if hyp == "H1_default_lambda":
-        return theory.h1(setting, "default").pred_gain
-    if hyp == "H1_corrected":
-        return theory.h1_corrected(setting).pred_gain
-    if hyp == "H2":
-        return theory.h2(setting).pred_gain
-    raise ValueError(hyp)
+    return C.predict(setting, hyp).pred_gain
 
 
 def theory_margin(setting, hyp: str) -> float:
     """SNR_transfer - SNR_scratch (its sign is the predicted sign, calibration-free)."""
-    p = {"H1": lambda s: theory.h1(s), "H1_default_lambda": lambda s: theory.h1(s, "default"),
-         "H1_corrected": theory.h1_corrected}[hyp](setting)  # fmt: skip
+    p = C.predict(setting, hyp)
     return p.snr_transfer - p.snr_scratch
 
 
@@ -144,7 +136,7 @@ def plot(ds, out_dir):
     for i, n in enumerate(nS):
         ax.errorbar(a, g[i], yerr=gse[i], color=cols[i], marker=C.MARKERS[i], linestyle="-",
                     label=f"$n_S$ = {n:g}")  # fmt: skip
-        pred = [theory_gain(dataclasses.replace(st, a=float(x), n_S=float(n)), "H1_corrected") for x in fine]
+        pred = [theory_gain(dataclasses.replace(st, a=float(x), n_S=float(n)), "H4") for x in fine]
         ax.plot(fine, pred, color=cols[i], linestyle="--", linewidth=1.2)
     ax.axhline(0, color="0.4", linewidth=0.8)
     ax.set_xscale("log")
@@ -152,9 +144,9 @@ def plot(ds, out_dir):
     ax.minorticks_off()
     ax.set_xlabel(C.SYMBOLS["task.a"])
     ax.set_ylabel(C.LABEL_GAIN)
-    ax.plot([], [], color="0.3", linestyle="--", linewidth=1.2, label="H1 corrected (theory)")
+    ax.plot([], [], color="0.3", linestyle="--", linewidth=1.2, label="H4 (theory)")
     ax.legend(loc="best")
-    ax.set_title("(b) measured (markers, ± s.e.) vs predicted (dashed)")
+    ax.set_title("(b) measured (markers, ± s.e.) vs H4's prediction (dashed)")
 
     # (c) T_up at n_S = n_tup
     ax = axs[2]
@@ -177,7 +169,8 @@ def plot(ds, out_dir):
         s_j = dataclasses.replace(st, a=float(av), n_S=float(n_tup))
         ax.plot(Tf, [theory_gain(dataclasses.replace(s_j, T_up=float(t)), "H2") for t in Tf], color=colt[j],
                 linestyle="--", linewidth=1.2)  # fmt: skip
-        ax.axhline(theory_gain(s_j, "H1_corrected"), color=colt[j], linestyle=":", linewidth=1.2)
+        ax.plot(Tf, [theory_gain(dataclasses.replace(s_j, T_up=float(t)), "H4") for t in Tf], color=colt[j],
+                linestyle="-.", linewidth=1.2)  # fmt: skip
     ax.axhline(0, color="0.4", linewidth=0.8)
     ax.set_xscale("log")
     ax.set_xticks(sorted(set(T + [T0])), [f"{v:g}" for v in sorted(set(T + [T0]))])
@@ -185,7 +178,7 @@ def plot(ds, out_dir):
     ax.set_xlabel(C.SYMBOLS["upstream.steps"] + " (upstream GD steps)")
     ax.set_ylabel(C.LABEL_GAIN)
     ax.plot([], [], color="0.3", linestyle="--", linewidth=1.2, label="H2 (theory)")
-    ax.plot([], [], color="0.3", linestyle=":", linewidth=1.2, label="H1 corrected (theory)")
+    ax.plot([], [], color="0.3", linestyle="-.", linewidth=1.2, label="H4 (theory)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     ax.set_title(f"(c) upstream budget at $n_S$ = {n_tup}, $\\alpha$ = {base.transfer.alpha:g}")
     return fig
