@@ -3,13 +3,13 @@
 ``bench_gram()`` times ``seeds`` seeds of the default trial (``Experiment()`` with the
 backend set; only ``task.d`` varies) through the same path as ``run``:
 ``batched_call(compiled_trial(static_part(exp)), keys, theta_of(exp))``, sharded over the
-local devices.  Each timing is the best of ``repeats`` calls after a first, compiling
-call (whose time is reported separately).  The dense trial at d >= ``dense_small_test_from``
+local devices.  Each timing is the best of a few calls after a first, compiling call
+(whose time is reported separately).  The dense trial at d >= ``dense_small_test_from``
 uses ``eval.n_test = dense_n_test`` (its test set alone would be n_test x d floats a
 seed); that only lowers the dense time, so the reported speed-ups are conservative.
 
-``python -m simtransfer.bench_gram`` prints the JSON.  The machine may be shared: the
-ratios are measured in one run, back to back.
+``python -m simtransfer.bench_gram`` prints the JSON.  The machine may be shared: at each
+d the two backends' timed calls alternate, so that they see the same load.
 """
 
 from __future__ import annotations
@@ -27,19 +27,26 @@ from .trial import theta_of
 __all__ = ["bench_gram"]
 
 
-def _time(exp: Experiment, seeds: int, repeats: int) -> dict[str, float]:
-    """Compile-and-first-call seconds, and the best of ``repeats`` later calls."""
-    fn = compiled_trial(static_part(exp))
-    keys, theta = seed_keys(0, seeds), theta_of(exp)
-    t0 = time.perf_counter()
-    batched_call(fn, keys, theta)  # compiles; batched_call returns host arrays, so it waits
-    first = time.perf_counter() - t0
-    best = float("inf")
-    for _ in range(repeats):
+def _timed_calls(exps: dict[str, Experiment], seeds: int, repeats: dict[str, int]) -> dict[str, dict[str, float]]:
+    """For each named experiment: the first (compiling) call's seconds, and the best of
+    ``repeats[name]`` later calls.  The later calls of the experiments alternate, so that
+    a shared machine's load falls on all of them alike."""
+    keys = seed_keys(0, seeds)
+    calls = {name: (compiled_trial(static_part(e)), theta_of(e)) for name, e in exps.items()}
+    out: dict[str, dict[str, float]] = {}
+    for name, (fn, theta) in calls.items():
         t0 = time.perf_counter()
-        batched_call(fn, keys, theta)
-        best = min(best, time.perf_counter() - t0)
-    return {"first_call_s": first, "seconds": best, "seeds_per_s": seeds / best}
+        batched_call(fn, keys, theta)  # compiles; batched_call returns host arrays, so it waits
+        out[name] = {"first_call_s": time.perf_counter() - t0, "seconds": float("inf")}
+    for r in range(max(repeats.values())):
+        for name, (fn, theta) in calls.items():
+            if r < repeats[name]:
+                t0 = time.perf_counter()
+                batched_call(fn, keys, theta)
+                out[name]["seconds"] = min(out[name]["seconds"], time.perf_counter() - t0)
+    for v in out.values():
+        v["seeds_per_s"] = seeds / v["seconds"]
+    return out
 
 
 def bench_gram(
@@ -47,13 +54,15 @@ def bench_gram(
     dims_gram: tuple[int, ...] = (10**6, 10**7),
     seeds: int = 8,
     repeats: int = 3,
-    dense_repeats_large: int = 2,
+    dense_repeats_large: int = 1,
     dense_small_test_from: int = 10**5,
     dense_n_test: int = 200,
     base: Experiment | None = None,
 ) -> dict[str, Any]:
     """Seeds/s of gram vs dense at ``dims_both``, of gram alone at ``dims_gram``.
 
+    Each timing is the best of ``repeats`` calls after the compiling one (the dense trial
+    at d >= ``dense_small_test_from``: ``dense_repeats_large`` calls, each ~minutes).
     Returns a dict with one row per (backend, d) (seconds for ``seeds`` seeds, seeds/s,
     first-call seconds, the n_test used), and the two ratios of the issue:
     ``speedup_at_1e3`` = gram seeds/s / dense seeds/s at the smallest d (goal >= 5) and
@@ -63,13 +72,15 @@ def bench_gram(
     base = Experiment() if base is None else base
     rows: list[dict[str, Any]] = []
     for d in tuple(dims_both) + tuple(dims_gram):
-        for backend in ("gram", "dense") if d in dims_both else ("gram",):
-            exp = base.set(backend=backend, **{"task.d": int(d)})
-            large = backend == "dense" and d >= dense_small_test_from
-            if large:
-                exp = exp.set(**{"eval.n_test": dense_n_test})
-            t = _time(exp, seeds, dense_repeats_large if large else repeats)
-            rows.append({"backend": backend, "d": int(d), "n_test": exp.eval.n_test, **t})
+        exps = {"gram": base.set(backend="gram", **{"task.d": int(d)})}
+        reps = {"gram": repeats}
+        if d in dims_both:
+            large = d >= dense_small_test_from
+            dense = base.set(backend="dense", **{"task.d": int(d)})
+            exps["dense"] = dense.set(**{"eval.n_test": dense_n_test}) if large else dense
+            reps["dense"] = dense_repeats_large if large else repeats
+        for backend, t in _timed_calls(exps, seeds, reps).items():
+            rows.append({"backend": backend, "d": int(d), "n_test": exps[backend].eval.n_test, **t})
 
     def row(backend: str, d: int) -> dict[str, Any]:
         return next(r for r in rows if r["backend"] == backend and r["d"] == d)

@@ -285,37 +285,42 @@ def train_gram(
     Returns:
       (C_T, curves, diverged_at) as ``train`` returns (W_T, curves, diverged_at).
     """
-    two, m, K = C0.shape
+    _, m, K = C0.shape  # (2, m, K)
     n = y.shape[0]
     N = noise.stop - noise.start
-    Pm1 = N // n
     opt = make_optimizer(cfg.optimizer, eta)
     keep = None if frozen is None else (~frozen)[..., None].astype(C0.dtype)
-    # Rows: <b_k, mu> then <b_k, xi_{i,p}>; pre-activations are At @ C^T.  (1 + N, K)
-    At = jnp.concatenate([_mm(G[:, :3], mu_frame)[None, :], G[noise, :]])
+    # Columns: <b_k, mu> then <b_k, xi_{i,p}> (i-major); pre-activations are C @ A.  (K, 1 + N)
+    A = jnp.concatenate([_mm(G[:, :3], mu_frame)[:, None], G[:, noise]], axis=1)
 
     def preacts(C):
-        Q = _mm(At, C.reshape(2 * m, K).T)  # (1 + N, 2m)
-        return Q[0].reshape(2, m), Q[1:].reshape(n, Pm1, 2, m)  # <w, mu>; <w, xi_{i,p}>
+        """(2, m, 1 + N): <w_{j,r}, mu> and <w_{j,r}, xi_{i,p}>, in the layout of C (no
+        transposes or concatenations in the step: under vmap on XLA:CPU they cost more
+        than the product itself)."""
+        return _mm(C.reshape(2 * m, K), A).reshape(2, m, 1 + N)
 
-    def loss_of(sig, pre_noise):
-        pre_sig = y_signal[:, None, None, None] * sig[None, None]  # (n, 1, 2, m)
-        f = output_from_preacts(jnp.concatenate([pre_sig, pre_noise], axis=1), act)  # (n,)
+    def outputs(Q):
+        """f(W, x_i) (n,) from the pre-activations (DESIGN.md section 2): the signal patch
+        contributes act(y_i <w, mu>), each noise patch act(<w, xi_{i,p}>)."""
+        h_sig = act(y_signal[:, None, None] * Q[None, :, :, 0]).sum(2)  # (n, 2): sum over r
+        h_noise = act(Q[:, :, 1:].reshape(2, m, n, N // n)).sum((1, 3))  # (2, n): over r, p
+        return (h_sig[:, 0] - h_sig[:, 1] + h_noise[0] - h_noise[1]) / m
+
+    def loss_of(Q):
+        f = outputs(Q)
         return jnp.mean(jnp.logaddexp(0.0, -y * f)), f
 
-    grad_pre = jax.value_and_grad(loss_of, argnums=(0, 1), has_aux=True)
+    grad_Q = jax.value_and_grad(loss_of, has_aux=True)
 
     def grad_coef(C):
-        # grad_W L = g_sig mu + sum_{i,p} g_noise[i,p] xi_{i,p}, written in the basis.
-        (loss, _), (g_sig, g_noise) = grad_pre(*preacts(C))
-        g_frame = g_sig[..., None] * mu_frame[None, None, :]  # (2, m, 3)
-        g_xi = g_noise.reshape(N, 2 * m).T.reshape(2, m, N)
+        # grad_W L = dL/d<w,mu> mu + sum_{i,p} dL/d<w,xi_{i,p}> xi_{i,p}, written in the basis.
+        (loss, _), gQ = grad_Q(preacts(C))  # gQ (2, m, 1 + N)
         z = lambda w: jnp.zeros((2, m, w), C.dtype)  # noqa: E731
-        g = jnp.concatenate([g_frame, z(noise.start - 3), g_xi, z(K - noise.stop)], axis=-1)
-        return loss, g
+        g_frame = gQ[:, :, :1] * mu_frame[None, None, :]  # (2, m, 3)
+        return loss, jnp.concatenate([g_frame, z(noise.start - 3), gQ[:, :, 1:], z(K - noise.stop)], axis=-1)
 
     def metrics(C):
-        _, f = loss_of(*preacts(C))
+        _, f = loss_of(preacts(C))
         out = {"loss": jnp.mean(jnp.logaddexp(0.0, -y * f)), "acc": jnp.mean(y * f > 0)}
         if metrics_fn is not None:
             out.update(metrics_fn(C))
