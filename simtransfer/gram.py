@@ -58,7 +58,7 @@ from theory.exact import exact_error, half_errors, output_from_preacts
 from .config import ConfigError, Experiment, Train
 from .model import Activation, activation
 from .train import make_optimizer
-from .trial import CURVE_METRICS, inheritance
+from .trial import assemble_outputs, inheritance
 
 __all__ = [
     "LINEAR_OPTIMIZERS",
@@ -546,28 +546,7 @@ def run_from_basis(exp: Experiment, keys: dict[str, jax.Array], th: dict[str, ja
     emp_count = _error_counts(keys["tgt_test"], tgt_models, Gmu_T, n_test=ev.n_test, **emp_kw)
     emp_dn = emp_count / max(ev.n_test, 1)
 
-    out = {
-        "err_upstream": ex_up.err,
-        "se_upstream": ex_up.se,
-        "emp_err_upstream": emp_up,
-        "loss_upstream": c_up["loss"][-1],
-        "acc_upstream": c_up["acc"][-1],
-        "diverged_upstream": bad_up >= 0,
-        "k": mask[0].sum(),
-    }
-    for i, name in enumerate(("zeroshot", "transfer", "scratch")):
-        out[f"err_{name}"] = ex_dn.err[i]
-        out[f"se_{name}"] = ex_dn.se[i]
-        out[f"emp_err_{name}"] = emp_dn[i]
-    for i, name in enumerate(("transfer", "scratch")):
-        out[f"loss_{name}"] = c_dn["loss"][i, -1]
-        out[f"acc_{name}"] = c_dn["acc"][i, -1]
-        out[f"diverged_{name}"] = bad_dn[i] >= 0
-        for q in CURVE_METRICS:
-            out[f"curve_{name}_{q}"] = c_dn[q][i]
-    for q in CURVE_METRICS:
-        out[f"curve_upstream_{q}"] = c_up[q]
-    out["gain"] = out["err_scratch"] - out["err_transfer"]
+    out = assemble_outputs(ex_up, emp_up, c_up, bad_up, mask, ex_dn, emp_dn, c_dn, bad_dn)
     # From the counts: XLA:CPU contracts ``c_s / n - c_t / n`` into an FMA whose rounding
     # leaves ~1e-9 at alpha = 0 although the two errors are bit-for-bit equal.
     out["emp_gain"] = (emp_count[2] - emp_count[1]) / max(ev.n_test, 1)

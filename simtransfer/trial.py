@@ -23,7 +23,7 @@ from .evaluate import empirical_error, exact_error_dense
 from .model import activation, cnn_structured, init_filters
 from .train import train
 
-__all__ = ["make_trial", "make_trial_state", "inheritance", "distill_mask", "theta_of", "SCALARS", "CURVES", "CURVE_METRICS"]
+__all__ = ["assemble_outputs", "make_trial", "make_trial_state", "inheritance", "distill_mask", "theta_of", "SCALARS", "CURVES", "CURVE_METRICS"]
 
 #: Per-seed scalar outputs of a trial.
 SCALARS = (
@@ -96,6 +96,35 @@ def distill_mask(f_teacher: jax.Array, y: jax.Array, partition: str, confidence)
     raise ValueError(f"transfer.partition: unknown partition {partition!r}")
 
 
+def assemble_outputs(ex_up, emp_up, c_up, bad_up, mask, ex_dn, emp_dn, c_dn, bad_dn) -> dict[str, jax.Array]:
+    """The per-seed SCALARS and CURVES of a trial from its stage results (shared by the dense
+    and gram backends): exact and empirical errors of the upstream and of the (zero-shot,
+    transfer, scratch) models, final losses, divergence flags, curves, and the gain."""
+    out = {
+        "err_upstream": ex_up.err,
+        "se_upstream": ex_up.se,
+        "emp_err_upstream": emp_up,
+        "loss_upstream": c_up["loss"][-1],
+        "acc_upstream": c_up["acc"][-1],
+        "diverged_upstream": bad_up >= 0,
+        "k": mask[0].sum(),
+    }
+    for i, name in enumerate(("zeroshot", "transfer", "scratch")):
+        out[f"err_{name}"] = ex_dn.err[i]
+        out[f"se_{name}"] = ex_dn.se[i]
+        out[f"emp_err_{name}"] = emp_dn[i]
+    for i, name in enumerate(("transfer", "scratch")):
+        out[f"loss_{name}"] = c_dn["loss"][i, -1]
+        out[f"acc_{name}"] = c_dn["acc"][i, -1]
+        out[f"diverged_{name}"] = bad_dn[i] >= 0
+        for q in CURVE_METRICS:
+            out[f"curve_{name}_{q}"] = c_dn[q][i]
+    for q in CURVE_METRICS:
+        out[f"curve_upstream_{q}"] = c_up[q]
+    out["gain"] = out["err_scratch"] - out["err_transfer"]
+    return out
+
+
 def _core(exp: Experiment, key_data: jax.Array, theta: dict[str, Any]) -> tuple[dict, dict]:
     task, model = exp.task, exp.model
     d, P, m, m_up = task.d, task.P, model.m, model.m_upstream
@@ -165,28 +194,7 @@ def _core(exp: Experiment, key_data: jax.Array, theta: dict[str, Any]) -> tuple[
     emp_up = empirical_error(k_src_test, W_up[None], mu=sig.mu_S, **dict(emp_kw, n_test=ev.n_test_source))[0]
     emp_dn = empirical_error(k_tgt_test, tgt_models, mu=sig.mu_T, **emp_kw)
 
-    out = {
-        "err_upstream": ex_up.err,
-        "se_upstream": ex_up.se,
-        "emp_err_upstream": emp_up,
-        "loss_upstream": c_up["loss"][-1],
-        "acc_upstream": c_up["acc"][-1],
-        "diverged_upstream": bad_up >= 0,
-        "k": mask[0].sum(),
-    }
-    for i, name in enumerate(("zeroshot", "transfer", "scratch")):
-        out[f"err_{name}"] = ex_dn.err[i]
-        out[f"se_{name}"] = ex_dn.se[i]
-        out[f"emp_err_{name}"] = emp_dn[i]
-    for i, name in enumerate(("transfer", "scratch")):
-        out[f"loss_{name}"] = c_dn["loss"][i, -1]
-        out[f"acc_{name}"] = c_dn["acc"][i, -1]
-        out[f"diverged_{name}"] = bad_dn[i] >= 0
-        for q in CURVE_METRICS:
-            out[f"curve_{name}_{q}"] = c_dn[q][i]
-    for q in CURVE_METRICS:
-        out[f"curve_upstream_{q}"] = c_up[q]
-    out["gain"] = out["err_scratch"] - out["err_transfer"]
+    out = assemble_outputs(ex_up, emp_up, c_up, bad_up, mask, ex_dn, emp_dn, c_dn, bad_dn)
     out["emp_gain"] = out["emp_err_scratch"] - out["emp_err_transfer"]
 
     state = {
