@@ -18,7 +18,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from .config import Experiment, static_part
-from .run import batched_call, compiled_trial, seed_keys
+from .run import batched_call, compiled_trial, default_micro_batch, seed_keys
 from .trial import make_trial, theta_of
 
 __all__ = ["trial_flops", "matmul_gflops", "bench"]
@@ -52,7 +52,8 @@ def trial_flops(exp: Experiment) -> dict[str, float]:
     final = exact(m_up, ev.mc_draws) + 3 * exact(m, ev.mc_draws)
     emp = 3 * 2 * ev.n_test * Pm1 * d * 2 * m + 2 * ev.n_test_source * Pm1 * d * 2 * m_up
     return {"upstream": up, "downstream": down, "final_exact": final, "empirical_test": emp,
-            "total": up + down + final + emp}  # fmt: skip
+            "total": up + down + final + emp,
+            "upstream_step": step(exp.n_source, m_up), "downstream_step": step(exp.n_target, m)}  # fmt: skip
 
 
 def _best(fn, repeats: int) -> float:
@@ -83,8 +84,8 @@ def matmul_gflops(n: int = 4096, repeats: int = 3) -> dict[str, float]:
     return out
 
 
-def _seconds_per_seed(exp: Experiment, seeds: int, repeats: int) -> float:
-    fn = compiled_trial(static_part(exp))
+def _seconds_per_seed(exp: Experiment, seeds: int, repeats: int, micro: int | None = None) -> float:
+    fn = compiled_trial(static_part(exp), micro)
     keys, theta = seed_keys(0, seeds), theta_of(exp)
     batched_call(fn, keys, theta)  # compile
     return _best(lambda: batched_call(fn, keys, theta), repeats) / seeds
@@ -114,32 +115,54 @@ def bench(exp: Experiment | None = None, seed_counts=(1, 8, 32, 128), loop_seeds
                    "log_every": [exp.upstream.log_every, exp.downstream.log_every]},
         "devices": [str(d) for d in jax.local_devices()],
         "trial_gflop": flops["total"] / 1e9,
-        "trial_gflop_parts": {k: v / 1e9 for k, v in flops.items() if k != "total"},
+        "trial_gflop_parts": {k: flops[k] / 1e9 for k in ("upstream", "downstream", "final_exact", "empirical_test")},
         "matmul_gflops": mm,
         "vmapped": {},
     }  # fmt: skip
-    for S in seed_counts:
-        sps = _seconds_per_seed(exp, S, repeats)
-        out["vmapped"][str(S)] = {"s_per_seed": sps, "seeds_per_s": 1 / sps, "gflops": flops["total"] / sps / 1e9}
+    micro = default_micro_batch()
+    out["default_micro_batch"] = micro
+    # "vmapped": one jit(vmap(trial)) over all S seeds (sharded over the devices);
+    # "default": what run() and sweep() do (on CPU each device scans over its seeds).
+    paths = {"vmapped": 0} if micro == 0 else {"vmapped": 0, "default": micro}
+    for path, k in paths.items():
+        out[path] = {}
+        for S in seed_counts:
+            sps = _seconds_per_seed(exp, S, repeats, k)
+            out[path][str(S)] = {"s_per_seed": sps, "seeds_per_s": 1 / sps, "gflops": flops["total"] / sps / 1e9}
     lps = _loop_seconds_per_seed(exp, loop_seeds, repeats)
     out["loop"] = {"seeds": loop_seeds, "s_per_seed": lps, "seeds_per_s": 1 / lps}
-    best = min(out["vmapped"].values(), key=lambda r: r["s_per_seed"])
-    out["best_vmapped_s_per_seed"] = best["s_per_seed"]
+    best_vmap = min(out["vmapped"].values(), key=lambda r: r["s_per_seed"])
+    out["vmap_over_loop_speedup"] = lps / best_vmap["s_per_seed"]
+    path = "default" if "default" in out else "vmapped"
+    best = min(out[path].values(), key=lambda r: r["s_per_seed"])
+    out["best_s_per_seed"] = best["s_per_seed"]
     out["fraction_of_matmul_limit"] = best["gflops"] / mm["limit"]
-    out["vmap_over_loop_speedup"] = lps / best["s_per_seed"]
+    out["default_over_loop_speedup"] = lps / best["s_per_seed"]
     # What metric logging costs: the same trial logging only at the start and the end,
     # and the same without the empirical test set (the Gaussian noise draws dominate it).
     S = max(seed_counts)
     quiet = dataclasses.replace(exp, upstream=dataclasses.replace(exp.upstream, log_every=max(exp.upstream.steps, 1)),
                                 downstream=dataclasses.replace(exp.downstream, log_every=max(exp.downstream.steps, 1)))  # fmt: skip
     t_quiet = _seconds_per_seed(quiet, S, repeats)
-    t_full = out["vmapped"][str(S)]["s_per_seed"]
+    t_full = out[path][str(S)]["s_per_seed"]
     out["logging_cost_fraction"] = (t_full - t_quiet) / t_full
     no_emp = dataclasses.replace(exp, eval=dataclasses.replace(exp.eval, n_test=0, n_test_source=0))
     t_no_emp = _seconds_per_seed(no_emp, S, repeats)
     out["empirical_test_cost_fraction"] = (t_full - t_no_emp) / t_full
     out["no_empirical_test"] = {"s_per_seed": t_no_emp, "gflops": (flops["total"] - flops["empirical_test"]) / t_no_emp / 1e9,
                                 "fraction_of_matmul_limit": (flops["total"] - flops["empirical_test"]) / t_no_emp / 1e9 / mm["limit"]}  # fmt: skip
+    # The GD steps alone: the same quiet trial without a test set, at its full step count
+    # minus at one step per stage; what is left is the cost of the optimiser's steps.
+    def stage(cfg, steps):
+        return dataclasses.replace(cfg, steps=steps, log_every=steps)
+
+    quiet_no_emp = dataclasses.replace(no_emp, upstream=quiet.upstream, downstream=quiet.downstream)
+    one_step = dataclasses.replace(quiet_no_emp, upstream=stage(exp.upstream, 1), downstream=stage(exp.downstream, 1))
+    t_steps = _seconds_per_seed(quiet_no_emp, S, repeats) - _seconds_per_seed(one_step, S, repeats)
+    n_up, n_dn = exp.upstream.steps - 1, exp.downstream.steps - 1
+    f_steps = (n_up * flops["upstream_step"] + 2 * n_dn * flops["downstream_step"])
+    out["gd_steps_only"] = {"s_per_seed": t_steps, "gflops": f_steps / t_steps / 1e9,
+                            "fraction_of_matmul_limit": f_steps / t_steps / 1e9 / mm["limit"]}  # fmt: skip
     return out
 
 

@@ -92,7 +92,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import bench
 
     exp = _experiment(args)
-    print(json.dumps(bench(exp, repeats=args.repeats), indent=1))
+    out = {}
+    if args.part in ("all", "trial"):  # issue 2: the default dense trial
+        out["trial"] = bench(exp, repeats=args.repeats)
+    if args.part in ("all", "gram"):  # issue 5: gram vs dense across d
+        from .bench_gram import bench_gram
+
+        out["gram"] = bench_gram(base=exp)
+    print(json.dumps(out, indent=1))
     return 0
 
 
@@ -129,6 +136,8 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="benchmark the trial and print JSON")
     common(b)
     b.add_argument("--repeats", type=int, default=2)
+    b.add_argument("--part", choices=("all", "trial", "gram"), default="all",
+                   help="trial: the default dense trial (seeds/s, GFLOP/s); gram: gram vs dense over d")  # fmt: skip
     b.set_defaults(func=_cmd_bench)
     return p
 

@@ -1,8 +1,8 @@
 """Parameter sweeps: the Cartesian product of a grid, S paired seeds per point, resumable.
 
 Points whose configs differ only in traced fields (``config.TRACED_FIELDS``: signal
-norms, sigma_p, eta, alpha, s, ...) share one compiled ``jit(vmap(trial))`` over the flat
-(point, seed) axis; points that change shapes (d, n, m, P, steps ...) are grouped so each
+norms, sigma_p, eta, alpha, s, ...) share one compiled call over the flat (point, seed)
+axis (a vmap, or on CPU a per-device scan: ``run.map_trials``); points that change shapes (d, n, m, P, steps ...) are grouped so each
 distinct static configuration compiles once.  Seed i uses the same key at every point
 (common random numbers: differences between points are paired).
 
@@ -32,7 +32,7 @@ import xarray as xr
 
 from .config import SECTIONS, ConfigError, Experiment, _resolve, from_dict, static_part
 from .result import ResultsError, _atomic_write
-from .run import _version, batched_call, seed_keys
+from .run import _version, batched_call, default_micro_batch, map_trials, seed_keys
 from .trial import CURVES, SCALARS, make_trial, theta_of
 
 __all__ = ["sweep", "load_sweep", "parse_grid", "TRACE_COUNT"]
@@ -107,13 +107,13 @@ def _canonical_grid(exp: Experiment, grid: Mapping[str, Sequence]) -> dict[str, 
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled_points(static_exp: Experiment) -> Callable:
-    trial = make_trial(static_exp)
+def _compiled_points(static_exp: Experiment, micro: int) -> Callable:
+    one = make_trial(static_exp)
+    trial = map_trials(lambda kt: one(*kt), micro)
 
     def fn(keys_theta):
         TRACE_COUNT[0] += 1  # runs at trace time only
-        keys, theta = keys_theta
-        return jax.vmap(trial)(keys, theta)
+        return trial(keys_theta)
 
     return jax.jit(fn)
 
@@ -155,7 +155,7 @@ def _run_chunk(static: Experiment, pts: list, keys: np.ndarray, batch_trials: in
     thetas = [theta_of(cfg) for _, cfg in pts]
     theta = {k: np.repeat(np.stack([np.asarray(t[k]) for t in thetas]), S) for k in thetas[0]}
     flat_keys = np.tile(keys, (len(pts), 1))
-    out = batched_call(_compiled_points(static), (flat_keys, theta), batch=batch_trials)
+    out = batched_call(_compiled_points(static, default_micro_batch()), (flat_keys, theta), batch=batch_trials)
     return {k: v.reshape((len(pts), S) + v.shape[1:]) for k, v in out.items()}
 
 
