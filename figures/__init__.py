@@ -9,5 +9,7 @@ FIGURES = (
     "task_correlation",
     "dynamics",
     "distillation",
+    "estimators",
+    "digits",
     "theory_vs_sim",
 )

@@ -25,7 +25,8 @@ if __package__ in (None, ""):
 from figures import FIGURES
 
 #: The two groups of --jobs 2: figures 2-4 share static configurations (one process).
-GROUPS = (("transfer_phase", "fraction_inherited", "task_correlation"), ("scratch_phase", "dynamics", "distillation"))
+GROUPS = (("transfer_phase", "fraction_inherited", "task_correlation", "digits"),
+          ("scratch_phase", "dynamics", "distillation", "estimators"))
 
 
 def run_inprocess(names, out_dir: str, quick: bool) -> None:

@@ -34,6 +34,12 @@ MODES = ("inherit", "distill", "inherit+distill")
 PARTITIONS = ("none", "agree", "confident")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "lamb", "lion")
 BACKENDS = ("dense", "gram")
+DATA = ("synthetic", "digits")
+#: Cuts of the 8x8 digits into P patches (``simtransfer.digits``): P -> (patch rows, patch
+#: columns), non-overlapping, row-major; d = rows * columns.
+DIGIT_CUTS = {2: (4, 8), 4: (4, 4), 8: (2, 4), 16: (2, 2)}
+#: Images per digit 0..9 in scikit-learn's ``load_digits`` (1797 in all; checked at load).
+DIGIT_COUNTS = (178, 182, 177, 183, 181, 182, 181, 179, 174, 180)
 
 
 class ConfigError(ValueError):
@@ -79,6 +85,28 @@ def _check_choice(name: str, v: Any, choices: tuple[str, ...]) -> None:
         _fail(name, f"must be one of {', '.join(choices)}; got {v!r}")
 
 
+def parse_digit_pair(name: str, v: Any) -> tuple[int, int]:
+    """Two distinct digits 0..9 from ``"a,b"`` (label +1 = a, -1 = b); ``ConfigError`` naming ``name``."""
+    parts = v.split(",") if isinstance(v, str) else []
+    try:
+        pair = tuple(int(x.strip()) for x in parts)
+    except ValueError:
+        pair = ()
+    if len(pair) != 2:
+        _fail(name, f'must be two digits "a,b" (label +1 = a, -1 = b), got {v!r}')
+    if not all(0 <= x <= 9 for x in pair):
+        _fail(name, f"digits must be in 0..9, got {v!r}")
+    if pair[0] == pair[1]:
+        _fail(name, f"the two digits must differ, got {v!r}")
+    return pair  # type: ignore[return-value]
+
+
+def digit_pool_size(pair: tuple[int, int], half: str) -> int:
+    """Images of a pair's pool (``simtransfer.digits``): every digit's images are split per
+    seed into a source half (floor(N_c / 2)) and a target half (the rest)."""
+    return sum(DIGIT_COUNTS[c] // 2 if half == "source" else DIGIT_COUNTS[c] - DIGIT_COUNTS[c] // 2 for c in pair)
+
+
 def _check_bool(name: str, v: Any) -> None:
     if not isinstance(v, bool):
         _fail(name, f"must be true or false, got {v!r}")
@@ -103,6 +131,12 @@ class Task:
     label_flip: float = 0.0  # label-flip probability p, the Bayes error (traced)
     signal_position: str = "random"  # "random" patch or "fixed" at patch 1 (static)
     frame: str = "canonical"  # u, v_S, v_T along e_1, e_2, e_3, or a "random" frame (static)
+    # Real images (simtransfer.digits): "digits" replaces the signal-plus-noise data by
+    # scikit-learn's 8x8 digits cut into P patches of d = 64 / P pixels; a, b_S, b_T, s,
+    # sigma_p, signal_position and frame are then unused.
+    data: str = "synthetic"  # "synthetic" or "digits" (static)
+    source_digits: str = "1,7"  # upstream digit pair "a,b": label +1 = a, -1 = b (static)
+    target_digits: str = "4,7"  # downstream digit pair (static)
 
     def __post_init__(self) -> None:
         _check_int("task.d", self.d, lo=4)
@@ -115,6 +149,18 @@ class Task:
         _check_float("task.label_flip", self.label_flip, lo=0.0, hi=0.5, hi_open=True)
         _check_choice("task.signal_position", self.signal_position, ("random", "fixed"))
         _check_choice("task.frame", self.frame, ("canonical", "random"))
+        _check_choice("task.data", self.data, DATA)
+        parse_digit_pair("task.source_digits", self.source_digits)
+        parse_digit_pair("task.target_digits", self.target_digits)
+        if self.data == "digits":
+            if self.P not in DIGIT_CUTS:
+                _fail("task.P", f"the 8x8 digits are cut into {', '.join(map(str, DIGIT_CUTS))} patches; got {self.P}")
+            h, w = DIGIT_CUTS[self.P]
+            if self.d != h * w:
+                _fail("task.d", f"the digits cut into P = {self.P} patches of {h}x{w} pixels has d = {h * w}; "
+                      f"got {self.d}")  # fmt: skip
+            if self.label_flip != 0:
+                _fail("task.label_flip", f'must be 0 with data = "digits" (real labels), got {self.label_flip}')
 
     @property
     def norm_mu_S(self) -> float:
@@ -300,6 +346,19 @@ class Experiment:
         _check_choice("backend", self.backend, BACKENDS)
         if self.backend == "gram" and self.transfer.mode != "inherit":
             _fail("transfer.mode", f"{self.transfer.mode!r} needs backend = \"dense\" (gram supports inherit only)")
+        if self.task.data == "digits":
+            if self.backend != "dense":
+                _fail("backend", f'task.data = "digits" needs backend = "dense", got {self.backend!r}')
+            if self.transfer.policy == "top_signal":
+                _fail("transfer.policy", "top_signal ranks filters by the synthetic signal u; "
+                      'not defined for task.data = "digits"')  # fmt: skip
+            for name, half in (("n_source", "source"), ("n_target", "target")):
+                pair = getattr(self.task, f"{half}_digits")
+                pool = digit_pool_size(parse_digit_pair(f"task.{half}_digits", pair), half)
+                n = getattr(self, name)
+                if n > pool - 1:
+                    _fail(name, f"the {half} pool of digits {pair} holds {pool} images and at least one is "
+                          f"held out for testing: need {name} <= {pool - 1}, got {n}")  # fmt: skip
         k = self.k_inherited
         if k > self.model.m_upstream:
             _fail(

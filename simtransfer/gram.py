@@ -56,6 +56,7 @@ import optax
 from theory.exact import exact_error, half_errors, output_from_preacts
 
 from .config import ConfigError, Experiment, Train
+from .estimators import features_from_preacts, transfer_scores
 from .model import Activation, activation
 from .train import make_optimizer
 from .trial import assemble_outputs, inheritance
@@ -74,6 +75,7 @@ __all__ = [
     "empirical_error_gram",
     "make_trial_gram",
     "make_trial_state_gram",
+    "features_gram",
 ]
 
 #: Optimizers whose update is linear in the gradient history: exact on coefficients.
@@ -473,6 +475,18 @@ def _coef_curves(dC, G, scale_z, noise: slice, y: jax.Array) -> dict[str, jax.Ar
     }
 
 
+def features_gram(C: jax.Array, G_noise: jax.Array, Gmu: jax.Array, y_signal: jax.Array, act: Activation) -> jax.Array:
+    """``estimators.features`` in the basis: phi (n, 2m) of the filters with coefficients ``C``
+    (2, m, K') on n inputs whose noise patches have the basis inner products ``G_noise``
+    (K', n (P-1), ordered (i, p)) and whose signal patch is ``y_signal mu``, ``Gmu`` (K',) =
+    <b_k, mu>: the pre-activations are ``C G_noise`` and ``y_i C Gmu``, exactly the dense ones."""
+    _, m, K = C.shape
+    n = y_signal.shape[0]
+    pre_noise = _mm(C.reshape(2 * m, K), G_noise).reshape(2, m, n, -1).transpose(2, 3, 0, 1)  # (n, P-1, 2, m)
+    pre_sig = y_signal[:, None, None, None] * _mm(C, Gmu)[None, None]  # (n, 1, 2, m)
+    return features_from_preacts(jnp.concatenate([pre_sig, pre_noise], axis=1), act)
+
+
 def run_from_basis(exp: Experiment, keys: dict[str, jax.Array], th: dict[str, jax.Array], basis: GramBasis):
     """The trial (DESIGN.md section 4) on a given basis: the part of the gram trial after
     sampling.  ``keys`` holds ``pol`` (the inheritance policy's key), ``src_test`` and
@@ -546,7 +560,14 @@ def run_from_basis(exp: Experiment, keys: dict[str, jax.Array], th: dict[str, ja
     emp_count = _error_counts(keys["tgt_test"], tgt_models, Gmu_T, n_test=ev.n_test, **emp_kw)
     emp_dn = emp_count / max(ev.n_test, 1)
 
-    out = assemble_outputs(ex_up, emp_up, c_up, bad_up, mask, ex_dn, emp_dn, c_dn, bad_dn)
+    # transferability scores from the upstream model's features on both training sets (as dense)
+    phi = {
+        "target": features_gram(C_up, G[:K_up, lay["target_noise"]], Gmu_T[:K_up], basis.y_signal_T, act),
+        "source": features_gram(C_up, G[:K_up, lay["source_noise"]], Gmu_S_up, basis.y_signal_S, act),
+    }
+    scores = transfer_scores(phi["target"], basis.y_T, phi["source"], basis.y_S)
+
+    out = assemble_outputs(ex_up, emp_up, c_up, bad_up, mask, ex_dn, emp_dn, c_dn, bad_dn, scores)
     # From the counts: XLA:CPU contracts ``c_s / n - c_t / n`` into an FMA whose rounding
     # leaves ~1e-9 at alpha = 0 although the two errors are bit-for-bit equal.
     out["emp_gain"] = (emp_count[2] - emp_count[1]) / max(ev.n_test, 1)
@@ -557,6 +578,7 @@ def run_from_basis(exp: Experiment, keys: dict[str, jax.Array], th: dict[str, ja
         "C_up0": pad(C_up0), "C_up": pad(C_up), "C_fresh": C_fresh, "C_transfer0": C_tr0,
         "C_transfer": Cs[0], "C_scratch": Cs[1], "inherited": mask, "source_index": src_idx,
         "frozen": frozen, "diverged_at": {"upstream": bad_up, "transfer": bad_dn[0], "scratch": bad_dn[1]},
+        "features": phi,
         "coords": {
             "upstream": coords(C_up, C_up0, lay["source_noise"]),
             "transfer": coords(Cs[0], C_tr0, lay["target_noise"]),

@@ -41,13 +41,18 @@ def cnn_batch(W: jax.Array, X: jax.Array, act: Activation) -> jax.Array:
     return output_from_preacts(pre, act)
 
 
-def cnn_structured(W: jax.Array, xi: jax.Array, y_signal: jax.Array, mu: jax.Array, act: Activation) -> jax.Array:
+def cnn_structured(W: jax.Array, xi: jax.Array, y_signal: jax.Array, mu: jax.Array | None, act: Activation) -> jax.Array:
     """f(W, x_i) for inputs given by patch type (``data.Batch``): returns (n,).
 
     The signal patch ``y_i mu`` contributes ``y_i <w_{j,r}, mu>`` (one product with mu for
     the whole batch) and the noise patches ``xi`` (n, P-1, d) one (n (P-1), d) x (d, 2m)
     product.  Equal to ``cnn_batch(W, batch.inputs(mu))`` with (P-1)/P of its flops.
+
+    ``mu = None`` means there is no signal patch: ``xi`` (n, P, d) holds every patch of
+    the inputs (real images, ``simtransfer.digits``) and this is ``cnn_batch(W, xi)``.
     """
+    if mu is None:
+        return cnn_batch(W, xi, act)
     n, Pm1, d = xi.shape
     pre_noise = (xi.reshape(n * Pm1, d) @ W.reshape(-1, d).T).reshape(n, Pm1, 2, -1)
     pre_sig = y_signal[:, None, None, None] * (W @ mu)[None, None]  # (n, 1, 2, m)

@@ -148,10 +148,12 @@ class Result:
 
     def __repr__(self) -> str:
         t = self.exp.task
+        data = (f"digits {t.source_digits} -> {t.target_digits}, P={t.P}" if t.data == "digits"
+                else f"a={t.a}, b_S={t.b_S}, b_T={t.b_T}, s={t.s}, sigma_p={t.sigma_p}")  # fmt: skip
         head = (
             f"Result({self.seeds} seeds, key={self.key}, backend={self.exp.backend}: d={t.d}, "
             f"n_S={self.exp.n_source}, n_T={self.exp.n_target}, m={self.exp.model.m}, "
-            f"alpha={self.exp.transfer.alpha}, a={t.a}, b_S={t.b_S}, b_T={t.b_T}, s={t.s}, sigma_p={t.sigma_p})"
+            f"alpha={self.exp.transfer.alpha}, {data})"
         )
         return head + "\n" + str(self.summary())
 

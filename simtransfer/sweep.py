@@ -332,12 +332,16 @@ def _assemble(exp, grid, seeds, key, chunks, results) -> xr.Dataset:
 
 def _theory_predictions(point_cfg: dict[tuple, Experiment], names: list[str], shape: tuple) -> dict[str, np.ndarray]:
     """Configuration-only predictions of every hypothesis of ``theory.predict`` at every point:
-    ``theory_<hypothesis>_{err_transfer,err_scratch,gain,sign}``."""
+    ``theory_<hypothesis>_{err_transfer,err_scratch,gain,sign}``.  The theory speaks of the
+    synthetic data only: points with ``task.data = "digits"`` get NaN (no variable at all
+    when every point is a digits point)."""
     import theory
 
     fields = {"pred_err_transfer": "err_transfer", "pred_err_scratch": "err_scratch", "pred_gain": "gain", "sign": "sign"}
     out: dict[str, np.ndarray] = {}
     for idx, cfg in point_cfg.items():
+        if cfg.task.data != "synthetic":
+            continue
         for hyp, pred in theory.predict(cfg).items():
             tag = "".join(c if c.isalnum() else "_" for c in hyp)
             for attr, short in fields.items():

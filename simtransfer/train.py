@@ -50,7 +50,7 @@ def _metrics(W, data: Batch, mu, act, metrics_fn) -> dict[str, jax.Array]:
 def train(
     W0: jax.Array,
     data: Batch,
-    mu: jax.Array,
+    mu: jax.Array | None,
     eta,
     *,
     cfg: Train,
@@ -60,7 +60,8 @@ def train(
     distill: tuple[jax.Array, jax.Array, Any] | None = None,
 ) -> tuple[jax.Array, dict[str, jax.Array], jax.Array]:
     """Minimise the logistic loss L(W) on the samples ``data`` of the task with signal
-    ``mu``, from ``W0`` (2, m, d), by ``cfg.steps`` full-batch updates.
+    ``mu``, from ``W0`` (2, m, d), by ``cfg.steps`` full-batch updates.  With ``mu = None``
+    ``data.xi`` (n, P, d) holds the full inputs (real images: ``simtransfer.digits``).
 
     Args:
       frozen: optional (2, m) bool mask of filters that receive no update.

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 from .coefficients import COEF_CURVES, stage_projector
 from .config import Experiment, traced_values
 from .data import make_frame, make_signals, sample
+from .estimators import SCORES, features, transfer_scores
 from .evaluate import empirical_error, exact_error_dense
 from .model import activation, cnn_structured, init_filters
 from .train import train
@@ -35,7 +36,7 @@ SCALARS = (
     "acc_upstream", "acc_transfer", "acc_scratch",
     "diverged_upstream", "diverged_transfer", "diverged_scratch",
     "k",
-)  # fmt: skip
+) + SCORES  # fmt: skip
 #: Per-seed curves, logged at the stage's ``log_steps``.
 CURVE_METRICS = ("loss", "acc", "err") + COEF_CURVES
 CURVES = tuple(f"curve_{stage}_{q}" for stage in ("upstream", "transfer", "scratch") for q in CURVE_METRICS)
@@ -96,10 +97,11 @@ def distill_mask(f_teacher: jax.Array, y: jax.Array, partition: str, confidence)
     raise ValueError(f"transfer.partition: unknown partition {partition!r}")
 
 
-def assemble_outputs(ex_up, emp_up, c_up, bad_up, mask, ex_dn, emp_dn, c_dn, bad_dn) -> dict[str, jax.Array]:
+def assemble_outputs(ex_up, emp_up, c_up, bad_up, mask, ex_dn, emp_dn, c_dn, bad_dn, scores=None) -> dict[str, jax.Array]:
     """The per-seed SCALARS and CURVES of a trial from its stage results (shared by the dense
     and gram backends): exact and empirical errors of the upstream and of the (zero-shot,
-    transfer, scratch) models, final losses, divergence flags, curves, and the gain."""
+    transfer, scratch) models, final losses, divergence flags, curves, and the gain.
+    ``scores``: the transferability scores (``estimators.transfer_scores``); NaN if None."""
     out = {
         "err_upstream": ex_up.err,
         "se_upstream": ex_up.se,
@@ -122,6 +124,8 @@ def assemble_outputs(ex_up, emp_up, c_up, bad_up, mask, ex_dn, emp_dn, c_dn, bad
     for q in CURVE_METRICS:
         out[f"curve_upstream_{q}"] = c_up[q]
     out["gain"] = out["err_scratch"] - out["err_transfer"]
+    for name in SCORES:
+        out[name] = jnp.full((), jnp.nan) if scores is None else scores[name]
     return out
 
 
@@ -184,6 +188,10 @@ def _core(exp: Experiment, key_data: jax.Array, theta: dict[str, Any]) -> tuple[
         distill=(f_teacher, lam_i, th["transfer.tau"]) if tr.distills else None,
     )  # fmt: skip
     Ws, c_dn, bad_dn = jax.lax.map(lambda a: down(*a), (W0s, frozen_s, lam_s))
+    # transferability scores: the upstream model's features on both training sets, before fine-tuning
+    phi = {"target": features(W_up, tgt.xi, tgt.y_signal, sig.mu_T, act),
+           "source": features(W_up, src.xi, src.y_signal, sig.mu_S, act)}  # fmt: skip
+    scores = transfer_scores(phi["target"], tgt.y, phi["source"], src.y)
 
     # 5. evaluation: exact conditional errors (common draws) and a shared empirical test set
     ex_up = exact_error_dense(W_up, sig.mu_S, frame, sigma_p, final_up, act, p)
@@ -194,20 +202,24 @@ def _core(exp: Experiment, key_data: jax.Array, theta: dict[str, Any]) -> tuple[
     emp_up = empirical_error(k_src_test, W_up[None], mu=sig.mu_S, **dict(emp_kw, n_test=ev.n_test_source))[0]
     emp_dn = empirical_error(k_tgt_test, tgt_models, mu=sig.mu_T, **emp_kw)
 
-    out = assemble_outputs(ex_up, emp_up, c_up, bad_up, mask, ex_dn, emp_dn, c_dn, bad_dn)
+    out = assemble_outputs(ex_up, emp_up, c_up, bad_up, mask, ex_dn, emp_dn, c_dn, bad_dn, scores)
     out["emp_gain"] = out["emp_err_scratch"] - out["emp_err_transfer"]
 
     state = {
         "frame": frame, "signals": sig, "source": src, "target": tgt,
         "W_up0": W_up0, "W_up": W_up, "W_fresh": W_fresh, "W_transfer0": W_tr0,
         "W_transfer": Ws[0], "W_scratch": Ws[1], "inherited": mask, "source_index": src_idx,
-        "frozen": frozen, "f_teacher": f_teacher, "distill_weight": lam_s[0], "diverged_at": {"upstream": bad_up, "transfer": bad_dn[0], "scratch": bad_dn[1]},
+        "frozen": frozen, "f_teacher": f_teacher, "features": phi, "distill_weight": lam_s[0], "diverged_at": {"upstream": bad_up, "transfer": bad_dn[0], "scratch": bad_dn[1]},
     }  # fmt: skip
     return out, state
 
 
 def make_trial(exp: Experiment) -> Callable[[jax.Array, dict], dict[str, jax.Array]]:
     """Pure ``trial(key_data, theta) -> outputs`` (SCALARS and CURVES) for the dense backend."""
+    if exp.task.data == "digits":  # real images (simtransfer.digits), dense filters
+        from .digits import make_trial_digits
+
+        return make_trial_digits(exp)
     if exp.backend == "gram":  # the exact dimension-free backend (simtransfer.gram)
         from .gram import make_trial_gram
 
@@ -220,4 +232,8 @@ def make_trial(exp: Experiment) -> Callable[[jax.Array, dict], dict[str, jax.Arr
 def make_trial_state(exp: Experiment) -> Callable[[jax.Array, dict], dict[str, Any]]:
     """Pure ``trial(key_data, theta) -> state``: every array of the trial (data, initial
     and trained filters, inheritance masks), for tests and the theory package."""
+    if exp.task.data == "digits":
+        from .digits import make_trial_state_digits
+
+        return make_trial_state_digits(exp)
     return lambda key_data, theta: _core(exp, key_data, theta)[1]
