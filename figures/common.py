@@ -20,7 +20,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import simtransfer  # noqa: F401  (first: splits the CPU into devices before JAX starts)
 
@@ -329,6 +329,21 @@ def save_data(ds: xr.Dataset, out_dir: str | os.PathLike, name: str, quick: bool
     save_dataset(ds, str(p))
     log(f"wrote {p}")
     return p
+
+
+def figure_main(name: str, compute: Callable, plot: Callable) -> Callable:
+    """The ``main(config=None, out_dir="figures", quick=False)`` of a figure script:
+    ``compute(config, quick)`` its dataset, save it to ``out_dir/data/<name>.nc``, draw it
+    with ``plot(ds, out_dir)`` and save ``<name>.png`` and ``.pdf``; returns their paths."""
+
+    def main(config=None, out_dir: str = "figures", quick: bool = False) -> list[Path]:
+        setup()
+        ds = compute(config, quick)
+        save_data(ds, out_dir, name, quick)
+        return save_figure(plot(ds, out_dir), out_dir, name)
+
+    main.__doc__ = f"Make figures/{name}.png and .pdf (and data/{name}.nc)."
+    return main
 
 
 def cli(main, argv: Sequence[str] | None = None) -> None:

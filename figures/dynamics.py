@@ -211,11 +211,7 @@ def summary(ds) -> dict:
     return out
 
 
-def main(config=None, out_dir="figures", quick: bool = False):
-    C.setup()
-    ds = compute(config, quick)
-    C.save_data(ds, out_dir, NAME, quick)
-    return C.save_figure(plot(ds, out_dir), out_dir, NAME)
+main = C.figure_main(NAME, compute, plot)
 
 
 if __name__ == "__main__":

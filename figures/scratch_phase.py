@@ -191,11 +191,7 @@ def summary(ds) -> dict:
             "max_abs": float(np.max(np.abs(resid))), "n_cells": len(rows), "max_se": float(arr[:, 2].max())}  # fmt: skip
 
 
-def main(config=None, out_dir="figures", quick: bool = False):
-    C.setup()
-    ds = compute(config, quick)
-    C.save_data(ds, out_dir, NAME, quick)
-    return C.save_figure(plot(ds, out_dir), out_dir, NAME)
+main = C.figure_main(NAME, compute, plot)
 
 
 if __name__ == "__main__":

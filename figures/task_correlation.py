@@ -127,11 +127,7 @@ def summary(ds) -> dict:
             "gain_a": ga.round(4).tolist(), "se_a": gase.round(4).tolist()}  # fmt: skip
 
 
-def main(config=None, out_dir="figures", quick: bool = False):
-    C.setup()
-    ds = compute(config, quick)
-    C.save_data(ds, out_dir, NAME, quick)
-    return C.save_figure(plot(ds, out_dir), out_dir, NAME)
+main = C.figure_main(NAME, compute, plot)
 
 
 if __name__ == "__main__":

@@ -205,12 +205,7 @@ def summary(ds) -> dict:
     }  # fmt: skip
 
 
-def main(config=None, out_dir="figures", quick: bool = False):
-    C.setup()
-    ds = compute(config, quick)
-    C.save_data(ds, out_dir, NAME, quick)
-    fig = plot(ds, out_dir)
-    return C.save_figure(fig, out_dir, NAME)
+main = C.figure_main(NAME, compute, plot)
 
 
 if __name__ == "__main__":
