@@ -51,14 +51,13 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from theory.exact import exact_error, half_errors, output_from_preacts
 
 from .config import ConfigError, Experiment, Train
 from .estimators import features_from_preacts, transfer_scores
 from .model import Activation, activation
-from .train import make_optimizer
+from .train import gd_loop, make_optimizer
 from .trial import assemble_outputs, inheritance
 
 __all__ = [
@@ -328,38 +327,7 @@ def train_gram(
             out.update(metrics_fn(C))
         return out
 
-    def step(t, carry):
-        C, opt_state, bad_at = carry
-        loss, g = grad_coef(C)
-        if keep is not None:
-            g = g * keep
-        updates, opt_state = opt.update(g, opt_state, C)
-        if keep is not None:
-            updates = updates * keep
-        bad_at = jnp.where((bad_at < 0) & ~jnp.isfinite(loss), t, bad_at)
-        return optax.apply_updates(C, updates), opt_state, bad_at
-
-    def segment(n_steps):
-        def run(carry, t0):
-            carry = jax.lax.fori_loop(t0, t0 + n_steps, step, carry)
-            return carry, metrics(carry[0])
-
-        return run
-
-    carry: Any = (C0, opt.init(C0), jnp.asarray(-1, jnp.int32))
-    parts = [jax.tree.map(lambda v: v[None], metrics(C0))]
-    n_full, rem = divmod(cfg.steps, cfg.log_every)
-    if n_full:
-        starts = jnp.arange(n_full, dtype=jnp.int32) * cfg.log_every
-        carry, logged = jax.lax.scan(segment(cfg.log_every), carry, starts)
-        parts.append(logged)
-    if rem:
-        carry, last = segment(rem)(carry, jnp.asarray(n_full * cfg.log_every, jnp.int32))
-        parts.append(jax.tree.map(lambda v: v[None], last))
-    curves = jax.tree.map(lambda *v: jnp.concatenate(v), *parts)
-    C, _, bad_at = carry
-    bad_at = jnp.where((bad_at < 0) & ~jnp.all(jnp.isfinite(C)), cfg.steps, bad_at)
-    return C, curves, bad_at
+    return gd_loop(grad_coef, C0, opt, cfg, metrics, keep)
 
 
 def _noise_cov(C: jax.Array, Lp: jax.Array, sigma_p) -> jax.Array:

@@ -18,7 +18,7 @@ from .config import Train
 from .data import Batch
 from .model import Activation, cnn_structured, distill_loss, logistic_loss
 
-__all__ = ["make_optimizer", "train"]
+__all__ = ["make_optimizer", "train", "gd_loop"]
 
 
 def make_optimizer(name: str, eta) -> optax.GradientTransformation:
@@ -80,29 +80,41 @@ def train(
         grad_fn = jax.value_and_grad(lambda W: logistic_loss(W, data.xi, data.y_signal, data.y, mu, act))
     else:
         grad_fn = jax.value_and_grad(lambda W: distill_loss(W, data.xi, data.y_signal, data.y, mu, act, *distill))
+    return gd_loop(grad_fn, W0, opt, cfg, lambda W: _metrics(W, data, mu, act, metrics_fn), keep)
+
+
+def gd_loop(grad_fn: Callable, params0: jax.Array, opt, cfg: Train, metrics: Callable, keep: jax.Array | None = None):
+    """``cfg.steps`` updates ``params <- optax update of grad_fn(params)`` under ``lax.scan``
+    (one segment of ``cfg.log_every`` steps per logged step), shared by the dense filters
+    (``train``) and the gram coefficients (``gram``).
+
+    ``grad_fn(params) -> (loss, grad)``; ``keep`` (broadcastable to params) zeroes the
+    gradient and the update of frozen rows; ``metrics(params)`` is recorded at step 0 and
+    at every logged step.  Returns (params_T, curves, diverged_at): the first step whose
+    loss was not finite, or ``cfg.steps`` if only the final params are non-finite, else -1.
+    """
 
     def step(t, carry):
-        W, opt_state, bad_at = carry
-        loss, g = grad_fn(W)
+        P, opt_state, bad_at = carry
+        loss, g = grad_fn(P)
         if keep is not None:
             g = g * keep
-        updates, opt_state = opt.update(g, opt_state, W)
+        updates, opt_state = opt.update(g, opt_state, P)
         if keep is not None:
-            updates = updates * keep  # also stops weight decay of frozen filters
+            updates = updates * keep  # also stops weight decay of frozen rows
         bad_at = jnp.where((bad_at < 0) & ~jnp.isfinite(loss), t, bad_at)
-        return optax.apply_updates(W, updates), opt_state, bad_at
+        return optax.apply_updates(P, updates), opt_state, bad_at
 
     def segment(n_steps):
         def run(carry, t0):
             carry = jax.lax.fori_loop(t0, t0 + n_steps, step, carry)
-            return carry, _metrics(carry[0], data, mu, act, metrics_fn)
+            return carry, metrics(carry[0])
 
         return run
 
-    carry: Any = (W0, opt.init(W0), jnp.asarray(-1, jnp.int32))
-    first = _metrics(W0, data, mu, act, metrics_fn)
+    carry: Any = (params0, opt.init(params0), jnp.asarray(-1, jnp.int32))
+    parts = [jax.tree.map(lambda v: v[None], metrics(params0))]
     n_full, rem = divmod(cfg.steps, cfg.log_every)
-    parts = [jax.tree.map(lambda v: v[None], first)]
     if n_full:
         starts = jnp.arange(n_full, dtype=jnp.int32) * cfg.log_every
         carry, logged = jax.lax.scan(segment(cfg.log_every), carry, starts)
@@ -111,7 +123,7 @@ def train(
         carry, last = segment(rem)(carry, jnp.asarray(n_full * cfg.log_every, jnp.int32))
         parts.append(jax.tree.map(lambda v: v[None], last))
     curves = jax.tree.map(lambda *v: jnp.concatenate(v), *parts)
-    W, _, bad_at = carry
-    # A non-finite final W (e.g. overflow without a non-finite loss) also counts.
-    bad_at = jnp.where((bad_at < 0) & ~jnp.all(jnp.isfinite(W)), cfg.steps, bad_at)
-    return W, curves, bad_at
+    P, _, bad_at = carry
+    # A non-finite final P (e.g. overflow without a non-finite loss) also counts.
+    bad_at = jnp.where((bad_at < 0) & ~jnp.all(jnp.isfinite(P)), cfg.steps, bad_at)
+    return P, curves, bad_at
