@@ -331,6 +331,32 @@ def save_data(ds: xr.Dataset, out_dir: str | os.PathLike, name: str, quick: bool
     return p
 
 
+def edges(vals) -> np.ndarray:
+    """Cell edges on a log axis: geometric midpoints (a single value gets a factor 1.5)."""
+    v = np.asarray(vals, float)
+    if v.size == 1:
+        return np.array([v[0] / 1.5, v[0] * 1.5])
+    mid = np.sqrt(v[1:] * v[:-1])
+    return np.concatenate([[v[0] ** 2 / mid[0]], mid, [v[-1] ** 2 / mid[-1]]])
+
+
+def log_heatmap(ax, x, y, z, labels, cmap, vmin, vmax):
+    """``z`` (len(y), len(x)) as cells centred on the values ``x``, ``y`` of log-log axes,
+    each cell labelled ``labels[i][j]`` (dark text with a white halo, readable on any
+    colour); returns (image, x_edges, y_edges)."""
+    import matplotlib.patheffects as pe
+
+    xe, ye = edges(x), edges(y)
+    im = ax.pcolormesh(xe, ye, z, cmap=cmap, vmin=vmin, vmax=vmax, shading="flat")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for i in range(len(y)):
+        for j in range(len(x)):
+            ax.text(np.sqrt(xe[j] * xe[j + 1]), np.sqrt(ye[i] * ye[i + 1]), labels[i][j], ha="center", va="center",
+                    fontsize=9, color="black", path_effects=[pe.withStroke(linewidth=2.8, foreground="white")])  # fmt: skip
+    return im, xe, ye
+
+
 def figure_main(name: str, compute: Callable, plot: Callable) -> Callable:
     """The ``main(config=None, out_dir="figures", quick=False)`` of a figure script:
     ``compute(config, quick)`` its dataset, save it to ``out_dir/data/<name>.nc``, draw it

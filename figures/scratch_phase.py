@@ -24,7 +24,6 @@ import numpy as np
 
 from figures import common as C
 
-import matplotlib.patheffects as pe  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import theory  # noqa: E402
 from theory.scratch import norm_ppf  # noqa: E402
@@ -69,24 +68,9 @@ def boundary_snr2(cal=None, level: float = LEVEL) -> float:
     return float((z / c) ** (1.0 / k))
 
 
-def edges(vals) -> np.ndarray:
-    v = np.asarray(vals, float)
-    if v.size == 1:
-        return np.array([v[0] / 1.5, v[0] * 1.5])
-    mid = np.sqrt(v[1:] * v[:-1])
-    return np.concatenate([[v[0] ** 2 / mid[0]], mid, [v[-1] ** 2 / mid[-1]]])
-
-
 def _heatmap(ax, fig, err, se, norms, rows, row_label, Cb, n_of, d_of, sigma_p, title):
-    xe, ye = edges(norms), edges(rows)
-    im = ax.pcolormesh(xe, ye, err, cmap=C.SEQ_CMAP, vmin=0.0, vmax=0.5, shading="flat")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    for i in range(len(rows)):
-        for j in range(len(norms)):
-            x, y = np.sqrt(xe[j] * xe[j + 1]), np.sqrt(ye[i] * ye[i + 1])
-            ax.text(x, y, f"{err[i, j]:.2f}\n±{se[i, j]:.3f}", ha="center", va="center", fontsize=9, color="black",
-                    path_effects=[pe.withStroke(linewidth=2.8, foreground="white")])  # fmt: skip
+    labels = [[f"{err[i, j]:.2f}\n±{se[i, j]:.3f}" for j in range(len(norms))] for i in range(len(rows))]
+    im, xe, ye = C.log_heatmap(ax, norms, rows, err, labels, C.SEQ_CMAP, 0.0, 0.5)
     # theory: n ||mu||^4 = C sigma_p^4 d  <=>  ||mu|| = (C sigma_p^4 d / n)^(1/4)
     yf = np.geomspace(ye[0], ye[-1], 100)
     mu_b = (Cb * sigma_p**4 * d_of(yf) / n_of(yf)) ** 0.25

@@ -26,7 +26,6 @@ import numpy as np
 
 from figures import common as C
 
-import matplotlib.patheffects as pe  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402  (after common: Agg backend)
 import theory  # noqa: E402
 
@@ -61,15 +60,6 @@ def compute(config=None, quick: bool = False):
     return C.combine({"main": main, "tup": tup}, n_S_tup=n_tup)
 
 
-def edges(vals) -> np.ndarray:
-    """Cell edges on a log axis: geometric midpoints (a single value gets a factor 1.5)."""
-    v = np.asarray(vals, float)
-    if v.size == 1:
-        return np.array([v[0] / 1.5, v[0] * 1.5])
-    mid = np.sqrt(v[1:] * v[:-1])
-    return np.concatenate([[v[0] ** 2 / mid[0]], mid, [v[-1] ** 2 / mid[-1]]])
-
-
 def theory_gain(setting, hyp: str) -> float:
     return C.predict(setting, hyp).pred_gain
 
@@ -94,15 +84,10 @@ def plot(ds, out_dir):
     # (a) heatmap
     ax = axs[0]
     lim = max(np.nanmax(np.abs(g)), 1e-3)
-    xe, ye = edges(a), edges(nS)
-    im = ax.pcolormesh(xe, ye, g, cmap=C.DIV_CMAP, vmin=-lim, vmax=lim, shading="flat")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    for i in range(len(nS)):
+    labels = [[f"{g[i, j]:+.3f}\n±{gse[i, j]:.3f}" for j in range(len(a))] for i in range(len(nS))]
+    im, xe, ye = C.log_heatmap(ax, a, nS, g, labels, C.DIV_CMAP, -lim, lim)
+    for i in range(len(nS)):  # hatch the cells of significantly negative transfer
         for j in range(len(a)):
-            x, y = np.sqrt(xe[j] * xe[j + 1]), np.sqrt(ye[i] * ye[i + 1])
-            ax.text(x, y, f"{g[i, j]:+.3f}\n±{gse[i, j]:.3f}", ha="center", va="center", fontsize=9, color="black",
-                    path_effects=[pe.withStroke(linewidth=2.8, foreground="white")])  # fmt: skip
             if g[i, j] < -2 * gse[i, j]:
                 ax.add_patch(plt.Rectangle((xe[j], ye[i]), xe[j + 1] - xe[j], ye[i + 1] - ye[i], fill=False,
                                            hatch="///", edgecolor="0.15", linewidth=1.2))  # fmt: skip
