@@ -184,11 +184,16 @@ def h3(cfg: Any, cal=None, law=None) -> Prediction:
     and worse than chance when (k/m)(|G| - 1) > 1.
     """
     c = setting_of(cfg)
-    G = h3_ratio(c)
+    return _h3_from_ratio("H3", c, h3_ratio(c), cal, law)
+
+
+def _h3_from_ratio(name: str, c, G: float, cal, law) -> Prediction:
+    """H3's prediction for the ratio G: r_T scaled by 1 + (k/m) G (G >= 0) or by
+    1 - (k/m) max(0, |G| - 1) (G < 0)."""
     f = c.k / c.m
     factor = 1 + f * G if G >= 0 else 1 - f * max(0.0, -G - 1)
     rt = r_target(c)
-    return _predict("H3", c, rt * factor, rt, cal, law, G=G, r_T=rt, factor=factor)
+    return _predict(name, c, rt * factor, rt, cal, law, G=G, r_T=rt, factor=factor)
 
 
 def _trivial(name: str, cfg: Any, sign: int) -> Prediction:
@@ -464,9 +469,4 @@ def h3_plugin(cfg: Any, G: float, cal=None, law=None) -> Prediction:
     r""":func:`h3` with G = s gamma_inh / gamma_T measured rather than derived: the upstream model's
     signal on mu_T (s <w - w0, u>, class-signed, mean over filters) over what the scratch model
     learned on mu_T (<w - w0, mu_T>) -- both available before fine-tuning."""
-    c = setting_of(cfg)
-    G = float(G)
-    f = c.k / c.m
-    factor = 1 + f * G if G >= 0 else 1 - f * max(0.0, -G - 1)
-    rt = r_target(c)
-    return _predict("H3-plugin", c, rt * factor, rt, cal, law, G=G, r_T=rt, factor=factor)
+    return _h3_from_ratio("H3-plugin", setting_of(cfg), float(G), cal, law)
