@@ -21,7 +21,7 @@ import jax.numpy as jnp
 from theory.decompose import solve_lower, solve_upper
 from theory.exact import psd_cholesky
 
-__all__ = ["COEF_CURVES", "stage_projector"]
+__all__ = ["COEF_CURVES", "stage_projector", "coef_summaries"]
 
 #: Coefficient curves each stage records (suffixes of ``curve_<stage>_``).
 COEF_CURVES = ("gamma_u", "gamma_S", "gamma_T", "rho_same", "rho_other")
@@ -53,24 +53,34 @@ def stage_projector(
     G_inv = solve_upper(L.T, solve_lower(L, eye))  # once per stage
     scale = jnp.concatenate([jnp.where(norms == 0, 1.0, norms), xi_norm])  # coefficient -> gamma / rho
     y_patch = jnp.repeat(y, Pm1)  # (K,)
-    same = jnp.stack([y_patch > 0, y_patch < 0])  # (2, K): class j = +1 (index 0), j = -1
 
     def project(W: jax.Array, W0: jax.Array) -> dict[str, jax.Array]:
         D = (W - W0).reshape(-1, d)  # (2m, d)
         c = (G_inv @ (E @ D.T)) * scale[:, None]  # (3 + K, 2m)
         m = D.shape[0] // 2
-        g = c[:3].reshape(3, 2, m)
-        gamma = 0.5 * (g[:, 0] - g[:, 1]).mean(-1)  # (3,)
+        gamma = c[:3].reshape(3, 2, m).transpose(1, 2, 0)  # (2, m, 3)
         rho = c[3:].reshape(-1, 2, m).transpose(1, 2, 0)  # (2, m, K)
-        w_same = same[:, None, :].astype(rho.dtype)
-        n_same = jnp.maximum(w_same.sum(), 1.0) * m
-        n_other = jnp.maximum((1 - w_same).sum(), 1.0) * m
-        return {
-            "gamma_u": gamma[0],
-            "gamma_S": gamma[1],
-            "gamma_T": gamma[2],
-            "rho_same": (rho * w_same).sum() / n_same,
-            "rho_other": (rho * (1 - w_same)).sum() / n_other,
-        }
+        return coef_summaries(gamma, rho, y_patch)
 
     return project
+
+
+def coef_summaries(gamma: jax.Array, rho: jax.Array, y_patch: jax.Array) -> dict[str, jax.Array]:
+    """The COEF_CURVES from the coefficients of ``W - W0``: ``gamma`` (2, m, 3) on the
+    signals (u, v_S, v_T), ``rho`` (2, m, K) on the K patches of labels ``y_patch``.
+
+    ``gamma_z = mean_r (gamma_{+1,r,z} - gamma_{-1,r,z}) / 2``; ``rho_same`` / ``rho_other``:
+    rho_{j,r,i} summed over the patches with y_i = j / y_i != j, divided by (their number x m).
+    """
+    m = rho.shape[1]
+    g = 0.5 * (gamma[0] - gamma[1]).mean(0)  # (3,)
+    w_same = jnp.stack([y_patch > 0, y_patch < 0])[:, None, :].astype(rho.dtype)  # (2, 1, K)
+    n_same = jnp.maximum(w_same.sum(), 1.0) * m
+    n_other = jnp.maximum((1 - w_same).sum(), 1.0) * m
+    return {
+        "gamma_u": g[0],
+        "gamma_S": g[1],
+        "gamma_T": g[2],
+        "rho_same": (rho * w_same).sum() / n_same,
+        "rho_other": (rho * (1 - w_same)).sum() / n_other,
+    }

@@ -54,6 +54,7 @@ import jax.numpy as jnp
 
 from theory.exact import exact_error, half_errors, output_from_preacts
 
+from .coefficients import coef_summaries
 from .config import ConfigError, Experiment, Train
 from .estimators import features_from_preacts, transfer_scores
 from .model import Activation, activation
@@ -428,19 +429,7 @@ def _coef_curves(dC, G, scale_z, noise: slice, y: jax.Array) -> dict[str, jax.Ar
     gamma_{-1,r,z}) / 2``; ``rho_same`` / ``rho_other``: rho_{j,r,i} summed over the
     patches with y_i = j / y_i != j, divided by (patches x m) as there."""
     gamma, rho = _stage_coords(dC, G, scale_z, noise)
-    m, N = rho.shape[1], rho.shape[2]
-    g = 0.5 * (gamma[0] - gamma[1]).mean(0)  # (3,)
-    y_patch = jnp.repeat(y, N // y.shape[0])  # (N,) label of each patch
-    w_same = jnp.stack([y_patch > 0, y_patch < 0])[:, None, :].astype(rho.dtype)  # (2, 1, N)
-    n_same = jnp.maximum(w_same.sum(), 1.0) * m
-    n_other = jnp.maximum((1 - w_same).sum(), 1.0) * m
-    return {
-        "gamma_u": g[0],
-        "gamma_S": g[1],
-        "gamma_T": g[2],
-        "rho_same": (rho * w_same).sum() / n_same,
-        "rho_other": (rho * (1 - w_same)).sum() / n_other,
-    }
+    return coef_summaries(gamma, rho, jnp.repeat(y, rho.shape[2] // y.shape[0]))
 
 
 def features_gram(C: jax.Array, G_noise: jax.Array, Gmu: jax.Array, y_signal: jax.Array, act: Activation) -> jax.Array:
