@@ -19,17 +19,30 @@ def _split_cpu_into_devices() -> None:
     trial (measured: 47 ms vs 31 ms for a default upstream stage); one device per core
     lets the seed axis use every core.  It must happen before JAX creates its CPU
     client, hence here.  It changes nothing on GPU/TPU (the default backend stays the
-    accelerator) and is skipped when JAX is already imported, when XLA_FLAGS already
+    accelerator) and is skipped when JAX has already run a computation, when XLA_FLAGS already
     sets a device count, or when SIMTRANSFER_CPU_DEVICES is set (``1`` disables it,
     ``N`` asks for N devices).
     """
     flags = _os.environ.get("XLA_FLAGS", "")
-    if "jax" in _sys.modules or "xla_force_host_platform_device_count" in flags:
+    if "xla_force_host_platform_device_count" in flags:
         return
     want = _os.environ.get("SIMTRANSFER_CPU_DEVICES")
     n = int(want) if want else (len(_os.sched_getaffinity(0)) if hasattr(_os, "sched_getaffinity") else _os.cpu_count() or 1)
-    if n > 1:
+    if n <= 1:
+        return
+    if "jax" not in _sys.modules:
         _os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
+        return
+    # JAX imported first (``import jax; import simtransfer`` in IPython): still possible
+    # until its first computation, through the config flag; afterwards the device count
+    # is fixed and this is a no-op (the run is then correct, only slower on CPU).
+    import jax
+
+    if jax.config.jax_num_cpu_devices in (-1, None):  # not chosen by the user
+        try:
+            jax.config.update("jax_num_cpu_devices", n)
+        except RuntimeError:
+            pass
 
 
 _split_cpu_into_devices()

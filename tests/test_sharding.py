@@ -34,3 +34,18 @@ def test_sharded_equals_unsharded(tiny, tmp_path):
         # Each device runs the same per-seed program on a smaller batch; XLA may order
         # float32 reductions differently by batch size, so agree to float32 rounding.
         np.testing.assert_allclose(np.asarray(four["arrays"][k]), np.asarray(v), rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def test_cpu_split_when_jax_imported_first():
+    """``import jax; import simtransfer`` (IPython) still gets one device per requested core
+    while JAX has run nothing; after a JAX computation the count is left as it is."""
+    code = (
+        "import jax{pre}\nimport simtransfer\nprint(len(jax.local_devices()))"
+    )
+    env = dict(os.environ, SIMTRANSFER_CPU_DEVICES="3")
+    env.pop("XLA_FLAGS", None)
+    counts = []
+    for pre in ("", "; jax.numpy.ones(1)"):
+        out = subprocess.run([sys.executable, "-c", code.format(pre=pre)], capture_output=True, text=True, env=env, check=True)
+        counts.append(int(out.stdout.split()[-1]))
+    assert counts == [3, 1]
