@@ -32,6 +32,9 @@ def trial_flops(exp: Experiment) -> dict[str, float]:
     and counted too).  A logged step adds a forward pass and the exact error: the
     covariance W (I - Pi) W^T (2 (2m)^2 d) and the draws (2 M (P-1) (2m)^2), and the
     gamma/rho projection on the K = 3 + n (P-1) training patches (2 K d 2m + 2 K^2 2m).
+    The empirical test set is sampled through the D = 2m k projections of its k models
+    (``evaluate.empirical_error_dense``): the projection on the complement, the D x D
+    covariance, its Cholesky factor and the n_test (P-1) x D x D draws.
     """
     t, mdl, ev = exp.task, exp.model, exp.eval
     d, Pm1 = t.d, t.P - 1
@@ -50,7 +53,11 @@ def trial_flops(exp: Experiment) -> dict[str, float]:
     up = exp.upstream.steps * step(exp.n_source, m_up) + len(exp.upstream.log_steps) * log(exp.n_source, m_up)
     down = 2 * (exp.downstream.steps * step(exp.n_target, m) + len(exp.downstream.log_steps) * log(exp.n_target, m))
     final = exact(m_up, ev.mc_draws) + 3 * exact(m, ev.mc_draws)
-    emp = 3 * 2 * ev.n_test * Pm1 * d * 2 * m + 2 * ev.n_test_source * Pm1 * d * 2 * m_up
+    def emp_flops(n_test, k, m):  # evaluate.empirical_error_dense: W (I - Pi), A = M M^T, L g
+        D = k * 2 * m
+        return 0 if n_test == 0 else 4 * 3 * D * d + 2 * D * D * d + D**3 // 3 + 2 * n_test * Pm1 * D * D
+
+    emp = emp_flops(ev.n_test, 3, m) + emp_flops(ev.n_test_source, 1, m_up)
     return {"upstream": up, "downstream": down, "final_exact": final, "empirical_test": emp,
             "total": up + down + final + emp,
             "upstream_step": step(exp.n_source, m_up), "downstream_step": step(exp.n_target, m)}  # fmt: skip

@@ -52,11 +52,12 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from theory.exact import exact_error, half_errors, output_from_preacts
+from theory.exact import exact_error, exact_errors
 
 from .coefficients import coef_summaries
 from .config import ConfigError, Experiment, Train
 from .estimators import features_from_preacts, transfer_scores
+from .evaluate import curve_errors, projected_error_counts, sign_and_uniform
 from .model import Activation, activation
 from .train import gd_loop, make_optimizer
 from .trial import assemble_outputs, inheritance
@@ -148,12 +149,6 @@ def normal(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     else:
         z = jax.lax.map(lambda i: jax.random.normal(jax.random.fold_in(key, i), (_BLOCK,)), jnp.arange(n_blocks))
     return z.reshape(-1)[:n].reshape(shape)
-
-
-def _sign_and_uniform(z: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """A fair sign and a uniform from standard normals: ``sign(z)`` and ``Phi(z)``, so that
-    one normal draw serves labels, flips and acceptance tests (see ``normal``)."""
-    return jnp.where(z >= 0, 1.0, -1.0), jax.scipy.special.ndtr(z)
 
 
 def chi2(key: jax.Array, df: jax.Array) -> jax.Array:
@@ -251,7 +246,7 @@ def sample_basis(
     frame_coords = jnp.concatenate([init_coords[:n_up], zeros(n_src), init_coords[n_up:], zeros(n_tgt)])
     G, Lp = sample_gram(k_normal, k_chi, exp.task.d, scale, frame_coords)
     n_S = exp.n_source
-    y_signal, u = _sign_and_uniform(normal(k_labels, (2, n_S + exp.n_target)))
+    y_signal, u = sign_and_uniform(normal(k_labels, (2, n_S + exp.n_target)))
     y = jnp.where(u[1] < label_flip, -y_signal[0], y_signal[0])
     return GramBasis(G, Lp, y_signal[0, :n_S], y[:n_S], y_signal[0, n_S:], y[n_S:])
 
@@ -345,60 +340,18 @@ def exact_error_gram(C, Gmu, Lp, sigma_p, draws, act, label_flip=0.0):
 
 def empirical_error_gram(key, Cs, Gmu, Lp, n_test: int, chunk: int, P: int, sigma_p, label_flip, act) -> jax.Array:
     """Error of each model of ``Cs`` (k, 2, m, K) on one shared fresh test set of ``n_test``
-    points, as ``evaluate.empirical_error`` (labels flipped with probability p), sampled
-    exactly in the basis (see ``_error_counts``).  Returns (k,); NaN if n_test = 0."""
-    counts = _error_counts(key, Cs, Gmu, Lp, n_test, chunk, P, sigma_p, label_flip, act)
-    return counts / max(n_test, 1)
+    target points (``Gmu`` (K,) = <b_k, mu>), as ``evaluate.empirical_error_dense``: a
+    test point's noise patch xi enters only via ``(<b_k, xi>)_k``, jointly
+    ``N(0, sigma_p^2 G_perp)`` = ``sigma_p L_p eps``, so model k sees
+    ``sigma_p (C_k L_p) eps`` (``evaluate.projected_error_counts``), exact in
+    distribution given the basis.  Returns (k,) counts / n_test; NaN if n_test = 0."""
+    return _error_counts(key, Cs, Gmu, Lp, n_test, chunk, P, sigma_p, label_flip, act) / max(n_test, 1)
 
 
-def _error_counts(
-    key: jax.Array,
-    Cs: jax.Array,
-    Gmu: jax.Array,
-    Lp: jax.Array,
-    n_test: int,
-    chunk: int,
-    P: int,
-    sigma_p,
-    label_flip,
-    act: Activation,
-) -> jax.Array:
-    """Errors (half for a tie) of each model of ``Cs`` (k, 2, m, K), *counted*, on one
-    shared fresh test set of ``n_test`` target points (``Gmu`` (K,) = <b_k, mu>).
-
-    A test point is ``y``, its signal patch ``y mu`` and P - 1 noise patches
-    ``xi ~ N(0, sigma_p^2 (I - Pi))``, independent of the seed's basis; xi enters the
-    network only via ``(<b_k, xi>)_k``, jointly ``N(0, sigma_p^2 G_perp)``, i.e.
-    ``sigma_p L_p eps`` with ``eps`` standard normal: exact in distribution given the
-    basis, jointly for all k models.  Chunked (``chunk`` points from ``fold_in(key, c)``)
-    like ``evaluate.empirical_error``.  Returns (k,) counts; NaN if n_test = 0.
-    """
+def _error_counts(key, Cs, Gmu, Lp, n_test: int, chunk: int, P: int, sigma_p, label_flip, act) -> jax.Array:
     k, _, m, K = Cs.shape
-    if n_test == 0:
-        return jnp.full((k,), jnp.nan)
-    chunk = min(chunk, n_test)
-    n_chunks = -(-n_test // chunk)
-    sig = _mm(Cs, Gmu)  # (k, 2, m): <w, mu>
-    M = jax.vmap(lambda C: _mm(C.reshape(2 * m, K), Lp))(Cs)  # (k, 2m, R): <w, xi> = sigma_p M eps
-
-    def body(c, acc):
-        # one draw per chunk: the label, its flip and the noise patches (see _sign_and_uniform)
-        z = normal(jax.random.fold_in(key, c), (chunk, 2 + (P - 1) * Lp.shape[1]))
-        y_sig, u = _sign_and_uniform(z[:, :2])
-        y_sig = y_sig[:, 0]
-        y = jnp.where(u[:, 1] < label_flip, -y_sig, y_sig)
-        eps = z[:, 2:].reshape(chunk * (P - 1), Lp.shape[1])
-
-        def f_of(Mk, sk):
-            pre_noise = (sigma_p * _mm(eps, Mk.T)).reshape(chunk, P - 1, 2, m)
-            pre_sig = y_sig[:, None, None, None] * sk[None, None]
-            return output_from_preacts(jnp.concatenate([pre_sig, pre_noise], axis=1), act)
-
-        f = jax.vmap(f_of)(M, sig)  # (k, chunk)
-        valid = (c * chunk + jnp.arange(chunk)) < n_test
-        return acc + jnp.sum(jnp.where(valid[None, :], half_errors(y[None, :] * f), 0.0), axis=1)
-
-    return jax.lax.fori_loop(0, n_chunks, body, jnp.zeros((k,)))
+    M = jax.vmap(lambda C: _mm(C.reshape(2 * m, K), Lp))(Cs)  # (k, 2m, K): <w, xi> = sigma_p M eps
+    return projected_error_counts(key, _mm(Cs, Gmu), M, n_test, chunk, P, sigma_p, label_flip, act, normal=normal)
 
 
 def _check(exp: Experiment) -> None:
@@ -476,12 +429,14 @@ def run_from_basis(exp: Experiment, keys: dict[str, jax.Array], th: dict[str, ja
     norms_z = jnp.stack([a, b_S, b_T])  # ||u||, ||v_S||, ||v_T||
     scale_z = jnp.where(norms_z == 0, 1.0, norms_z)
 
-    def metrics(Gmu, Lp_, draws, C0, noise, y):
-        """Logged per step: exact test error, and gamma/rho of the stage's update C - C0."""
+    def metrics(Gmu, Lp_, C0, noise, y):
+        """Logged per step: what the exact test error needs (``evaluate.curve_errors``
+        computes it after training, for all logged steps at once), and gamma/rho of the
+        stage's update C - C0."""
         return lambda C: {
-            "err": exact_error_gram(C, Gmu, Lp_, sigma_p, draws, act, p).err,
+            "_sig": _mm(C, Gmu), "_cov": _noise_cov(C, Lp_, sigma_p),
             **_coef_curves(C - C0, G, scale_z, noise, y),
-        }
+        }  # fmt: skip
 
     # 1. upstream, on the prefix basis (frame, upstream init, source noise)
     G_up, Lp_up, Gmu_S_up = G[:K_up, :K_up], Lp[:K_up], Gmu_S[:K_up]
@@ -489,8 +444,9 @@ def run_from_basis(exp: Experiment, keys: dict[str, jax.Array], th: dict[str, ja
     C_up, c_up, bad_up = train_gram(
         C_up0, G_up, basis.y_signal_S, basis.y_S, mu_S, th["upstream.eta"], noise=lay["source_noise"],
         cfg=exp.upstream, act=act,
-        metrics_fn=metrics(Gmu_S_up, Lp_up, curve_up, C_up0, lay["source_noise"], basis.y_S),
+        metrics_fn=metrics(Gmu_S_up, Lp_up, C_up0, lay["source_noise"], basis.y_S),
     )  # fmt: skip
+    c_up = curve_errors(c_up, curve_up, act, p)
     # 2. inheritance (the dense function: <w, e_u> = C G[:, 0]); scratch starts from the fresh filters
     pad = lambda C: jnp.pad(C, ((0, 0), (0, 0), (0, K - K_up)))  # noqa: E731
     C_fresh = _one_hot_init(lay["fresh_init"].start, m, K)
@@ -504,14 +460,15 @@ def run_from_basis(exp: Experiment, keys: dict[str, jax.Array], th: dict[str, ja
     down = lambda C0, fz: train_gram(  # noqa: E731
         C0, G, basis.y_signal_T, basis.y_T, mu_T, th["downstream.eta"], noise=lay["target_noise"],
         cfg=exp.downstream, act=act, frozen=fz,
-        metrics_fn=metrics(Gmu_T, Lp, curve_dn, C0, lay["target_noise"], basis.y_T),
+        metrics_fn=metrics(Gmu_T, Lp, C0, lay["target_noise"], basis.y_T),
     )  # fmt: skip
     Cs, c_dn, bad_dn = jax.lax.map(lambda args: down(*args), (C0s, frozen_s))
+    c_dn = jax.vmap(lambda c: curve_errors(c, curve_dn, act, p))(c_dn)
 
     # 5. evaluation
     ex_up = exact_error_gram(C_up, Gmu_S_up, Lp_up, sigma_p, final_up, act, p)
     tgt_models = jnp.stack([C_tr0, Cs[0], Cs[1]])  # zero-shot, transfer, scratch
-    ex_dn = jax.vmap(lambda C: exact_error_gram(C, Gmu_T, Lp, sigma_p, final_dn, act, p))(tgt_models)
+    ex_dn = exact_errors(_mm(tgt_models, Gmu_T), jax.vmap(lambda C: _noise_cov(C, Lp, sigma_p))(tgt_models), final_dn, act, p)
     emp_kw = dict(Lp=Lp, chunk=ev.test_chunk, P=P, sigma_p=sigma_p, label_flip=p, act=act)
     emp_up = empirical_error_gram(keys["src_test"], pad(C_up)[None], Gmu_S, n_test=ev.n_test_source, **emp_kw)[0]
     emp_count = _error_counts(keys["tgt_test"], tgt_models, Gmu_T, n_test=ev.n_test, **emp_kw)

@@ -16,11 +16,13 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
+from theory.exact import exact_errors
+
 from .coefficients import COEF_CURVES, stage_projector
 from .config import Experiment, traced_values
 from .data import make_frame, make_signals, sample
 from .estimators import SCORES, features, transfer_scores
-from .evaluate import empirical_error, exact_error_dense
+from .evaluate import curve_errors, empirical_error_dense, exact_error_dense, noise_cov_dense
 from .model import activation, cnn_structured, init_filters
 from .train import train
 
@@ -155,16 +157,19 @@ def _core(exp: Experiment, key_data: jax.Array, theta: dict[str, Any]) -> tuple[
     proj_up = stage_projector(frame, norms, src.xi, src.y)
     proj_dn = stage_projector(frame, norms, tgt.xi, tgt.y)
 
-    def metrics(mu, draws, project, W0):
-        """Logged per step: exact test error, and gamma/rho of W - W0 (coefficients.py)."""
-        return lambda W: {"err": exact_error_dense(W, mu, frame, sigma_p, draws, act, p).err, **project(W, W0)}
+    def metrics(mu, project, W0):
+        """Logged per step: what the exact test error needs (``evaluate.curve_errors``
+        computes it after training, for all logged steps at once), and gamma/rho of W - W0
+        (coefficients.py)."""
+        return lambda W: {"_sig": W @ mu, "_cov": noise_cov_dense(W, frame, sigma_p), **project(W, W0)}
 
     # 1. upstream
     W_up0 = init_filters(k_up, m_up, d, th["model.sigma_0"])
     W_up, c_up, bad_up = train(
         W_up0, src, sig.mu_S, th["upstream.eta"], cfg=exp.upstream, act=act,
-        metrics_fn=metrics(sig.mu_S, curve_up, proj_up, W_up0),
+        metrics_fn=metrics(sig.mu_S, proj_up, W_up0),
     )  # fmt: skip
+    c_up = curve_errors(c_up, curve_up, act, p)
     # 2. inheritance; the scratch model starts from the same fresh filters
     W_fresh = init_filters(k_down, m, d, th["model.sigma_0"])
     tr = exp.transfer
@@ -184,10 +189,11 @@ def _core(exp: Experiment, key_data: jax.Array, theta: dict[str, Any]) -> tuple[
         lam_s = lam_s.at[0].set(th["transfer.lam"] * distill_mask(f_teacher, tgt.y, tr.partition, th["transfer.confidence"]))
     down = lambda W0, fz, lam_i: train(  # noqa: E731
         W0, tgt, sig.mu_T, th["downstream.eta"], cfg=exp.downstream, act=act, frozen=fz,
-        metrics_fn=metrics(sig.mu_T, curve_dn, proj_dn, W0),
+        metrics_fn=metrics(sig.mu_T, proj_dn, W0),
         distill=(f_teacher, lam_i, th["transfer.tau"]) if tr.distills else None,
     )  # fmt: skip
     Ws, c_dn, bad_dn = jax.lax.map(lambda a: down(*a), (W0s, frozen_s, lam_s))
+    c_dn = jax.vmap(lambda c: curve_errors(c, curve_dn, act, p))(c_dn)
     # transferability scores: the upstream model's features on both training sets, before fine-tuning
     phi = {"target": features(W_up, tgt.xi, tgt.y_signal, sig.mu_T, act),
            "source": features(W_up, src.xi, src.y_signal, sig.mu_S, act)}  # fmt: skip
@@ -196,11 +202,12 @@ def _core(exp: Experiment, key_data: jax.Array, theta: dict[str, Any]) -> tuple[
     # 5. evaluation: exact conditional errors (common draws) and a shared empirical test set
     ex_up = exact_error_dense(W_up, sig.mu_S, frame, sigma_p, final_up, act, p)
     tgt_models = jnp.stack([W_tr0, Ws[0], Ws[1]])  # zero-shot, transfer, scratch
-    ex_dn = jax.vmap(lambda W: exact_error_dense(W, sig.mu_T, frame, sigma_p, final_dn, act, p))(tgt_models)
-    emp_kw = dict(n_test=ev.n_test, chunk=ev.test_chunk, P=P, frame=frame, sigma_p=sigma_p,
-                  label_flip=p, fixed_position=fixed, act=act)  # fmt: skip
-    emp_up = empirical_error(k_src_test, W_up[None], mu=sig.mu_S, **dict(emp_kw, n_test=ev.n_test_source))[0]
-    emp_dn = empirical_error(k_tgt_test, tgt_models, mu=sig.mu_T, **emp_kw)
+    ex_dn = exact_errors(tgt_models @ sig.mu_T, jax.vmap(lambda W: noise_cov_dense(W, frame, sigma_p))(tgt_models), final_dn, act, p)
+    # (sampled through the filters' projections: evaluate.empirical_error_dense; f does not
+    # depend on which patch holds the signal, so signal_position plays no part)
+    emp_kw = dict(n_test=ev.n_test, chunk=ev.test_chunk, P=P, frame=frame, sigma_p=sigma_p, label_flip=p, act=act)
+    emp_up = empirical_error_dense(k_src_test, W_up[None], mu=sig.mu_S, **dict(emp_kw, n_test=ev.n_test_source))[0]
+    emp_dn = empirical_error_dense(k_tgt_test, tgt_models, mu=sig.mu_T, **emp_kw)
 
     out = assemble_outputs(ex_up, emp_up, c_up, bad_up, mask, ex_dn, emp_dn, c_dn, bad_dn, scores)
     out["emp_gain"] = out["emp_err_scratch"] - out["emp_err_transfer"]

@@ -24,6 +24,7 @@ __all__ = [
     "ExactError",
     "psd_cholesky",
     "exact_error",
+    "exact_errors",
     "output_from_preacts",
     "half_errors",
     "activation_fn",
@@ -98,6 +99,33 @@ def exact_error(
     M = per_draw.shape[0]
     clean = per_draw.mean()
     se = per_draw.std() / jnp.sqrt(M - 1.0)
+    return ExactError(label_flip + (1 - 2 * label_flip) * clean, (1 - 2 * label_flip) * se)
+
+
+def exact_errors(
+    sig_pre: jax.Array,
+    cov: jax.Array,
+    draws: jax.Array,
+    act: Callable[[jax.Array], jax.Array],
+    label_flip=0.0,
+) -> ExactError:
+    """``exact_error`` of T weight settings at once on the same draws: ``sig_pre`` (T, 2, m),
+    ``cov`` (T, 2m, 2m); returns (T,) errors and standard errors.
+
+    The same numbers as T calls, computed with the T Cholesky factors side by side, so
+    that the draws meet all of them in one matrix product (M (P-1), 2m) x (2m, T 2m)
+    rather than T small ones (training curves: T = the logged steps).
+    """
+    T, _, m = sig_pre.shape
+    L = jax.vmap(psd_cholesky)(cov)  # (T, 2m, 2m)
+    Lcat = L.transpose(2, 0, 1).reshape(2 * m, T * 2 * m)  # columns (t, i): L_t[i, :]
+    z = (draws.reshape(-1, 2 * m) @ Lcat).reshape(draws.shape[:-1] + (T, 2, m))  # (M, P-1, T, 2, m)
+    noise_out = output_from_preacts(jnp.moveaxis(z, 2, 0), act)  # (T, M)
+    sig_out = jnp.stack([output_from_preacts(y * sig_pre[:, None], act) for y in (1.0, -1.0)], axis=1)  # (T, 2)
+    per_draw = 0.5 * (half_errors(sig_out[:, :1] + noise_out) + half_errors(-(sig_out[:, 1:] + noise_out)))
+    M = per_draw.shape[1]
+    clean = per_draw.mean(axis=1)
+    se = per_draw.std(axis=1) / jnp.sqrt(M - 1.0)
     return ExactError(label_flip + (1 - 2 * label_flip) * clean, (1 - 2 * label_flip) * se)
 
 
