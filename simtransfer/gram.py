@@ -289,12 +289,25 @@ def train_gram(
     keep = None if frozen is None else (~frozen)[..., None].astype(C0.dtype)
     # Columns: <b_k, mu> then <b_k, xi_{i,p}> (i-major); pre-activations are C @ A.  (K, 1 + N)
     A = jnp.concatenate([_mm(G[:, :3], mu_frame)[:, None], G[:, noise]], axis=1)
+    # GD only ever adds multiples of the stage's own patches (mu and the xi_{i,p}) to the
+    # filters: the state is their coefficients D (2, m, 1 + N), C = C0 + D on those
+    # vectors, and the pre-activations are C0 A + D G_tr with G_tr the (1 + N)-square Gram
+    # of the patches.  The step then costs O(m n^2), not O(m n K): the K - N - 1 other
+    # basis vectors (init filters, the other stage's noise) only enter through C0 A.
+    G_tr = jnp.concatenate([_mm(mu_frame, A[:3])[None], A[noise]], axis=0)  # (1 + N, 1 + N)
+    Q0 = _mm(C0.reshape(2 * m, K), A).reshape(2, m, 1 + N)
 
-    def preacts(C):
-        """(2, m, 1 + N): <w_{j,r}, mu> and <w_{j,r}, xi_{i,p}>, in the layout of C (no
+    def coef(D):
+        """C = C0 + D in the basis: mu = sum_f mu_frame[f] e_f, xi_{i,p} = b_{noise}."""
+        z = lambda w: jnp.zeros((2, m, w), C0.dtype)  # noqa: E731
+        on_frame = D[:, :, :1] * mu_frame[None, None, :]  # (2, m, 3)
+        return C0 + jnp.concatenate([on_frame, z(noise.start - 3), D[:, :, 1:], z(K - noise.stop)], axis=-1)
+
+    def preacts(D):
+        """(2, m, 1 + N): <w_{j,r}, mu> and <w_{j,r}, xi_{i,p}>, in the layout of D (no
         transposes or concatenations in the step: under vmap on XLA:CPU they cost more
         than the product itself)."""
-        return _mm(C.reshape(2 * m, K), A).reshape(2, m, 1 + N)
+        return Q0 + _mm(D.reshape(2 * m, 1 + N), G_tr).reshape(2, m, 1 + N)
 
     def outputs(Q):
         """f(W, x_i) (n,) from the pre-activations (DESIGN.md section 2): the signal patch
@@ -309,21 +322,21 @@ def train_gram(
 
     grad_Q = jax.value_and_grad(loss_of, has_aux=True)
 
-    def grad_coef(C):
-        # grad_W L = dL/d<w,mu> mu + sum_{i,p} dL/d<w,xi_{i,p}> xi_{i,p}, written in the basis.
-        (loss, _), gQ = grad_Q(preacts(C))  # gQ (2, m, 1 + N)
-        z = lambda w: jnp.zeros((2, m, w), C.dtype)  # noqa: E731
-        g_frame = gQ[:, :, :1] * mu_frame[None, None, :]  # (2, m, 3)
-        return loss, jnp.concatenate([g_frame, z(noise.start - 3), gQ[:, :, 1:], z(K - noise.stop)], axis=-1)
+    def grad_coef(D):
+        # grad_W L = dL/d<w,mu> mu + sum_{i,p} dL/d<w,xi_{i,p}> xi_{i,p}: its coefficients
+        # on (mu, xi_{i,p}) are dL/dQ itself.
+        (loss, _), gQ = grad_Q(preacts(D))
+        return loss, gQ
 
-    def metrics(C):
-        _, f = loss_of(preacts(C))
+    def metrics(D):
+        _, f = loss_of(preacts(D))
         out = {"loss": jnp.mean(jnp.logaddexp(0.0, -y * f)), "acc": jnp.mean(y * f > 0)}
         if metrics_fn is not None:
-            out.update(metrics_fn(C))
+            out.update(metrics_fn(coef(D)))
         return out
 
-    return gd_loop(grad_coef, C0, opt, cfg, metrics, keep)
+    D_T, curves, bad_at = gd_loop(grad_coef, jnp.zeros((2, m, 1 + N), C0.dtype), opt, cfg, metrics, keep)
+    return coef(D_T), curves, bad_at
 
 
 def _noise_cov(C: jax.Array, Lp: jax.Array, sigma_p) -> jax.Array:

@@ -59,23 +59,29 @@ def map_trials(fn: Callable, micro: int) -> Callable:
     """``g(batched, *broadcast)``: ``fn(row, *broadcast)`` for every row of the leading axis
     of ``batched`` (an array or pytree of arrays), results stacked along that axis.
 
-    ``micro = 0`` is ``vmap``.  Otherwise the axis is cut into one block per local device
-    (the blocks follow the sharding of the axis, so no data moves) and each device scans
-    over its block ``micro`` rows at a time (``lax.map(batch_size=micro)``).  The trial's
-    program is the same for every row either way, so the results do not depend on the
-    device count.
+    With several local devices (and a row count they divide) the axis is cut into one
+    block per device by ``shard_map``: each device runs its own block with no
+    communication at all (a vmap over a sharded axis would make every data-dependent
+    loop, e.g. a rejection sampler's, agree across devices at each iteration).  Within a
+    block, ``micro = 0`` is ``vmap``; otherwise the device scans over its block ``micro``
+    rows at a time (``lax.map(batch_size=micro)``).  The trial's program is the same
+    for every row either way, so the results do not depend on the device count.
     """
-    if micro == 0:
-        return lambda batched, *bc: jax.vmap(lambda row: fn(row, *bc))(batched)
+
+    def block(blk, *bc):
+        if micro == 0:
+            return jax.vmap(lambda row: fn(row, *bc))(blk)
+        return jax.lax.map(lambda row: fn(row, *bc), blk, batch_size=micro if micro > 1 else None)
 
     def g(batched, *bc):
         N = jax.tree.leaves(batched)[0].shape[0]
-        n_dev = len(jax.local_devices())
-        n_dev = n_dev if N % n_dev == 0 else 1
-        blocks = jax.tree.map(lambda x: x.reshape((n_dev, N // n_dev) + x.shape[1:]), batched)
-        scan = lambda blk: jax.lax.map(lambda row: fn(row, *bc), blk, batch_size=micro if micro > 1 else None)  # noqa: E731
-        out = jax.vmap(scan)(blocks)
-        return jax.tree.map(lambda x: x.reshape((N,) + x.shape[2:]), out)
+        mesh = _mesh()
+        if mesh is None or N % mesh.size:
+            return block(batched, *bc)
+        spec = PartitionSpec("seed")
+        return jax.shard_map(
+            block, mesh=mesh, in_specs=(spec,) + (PartitionSpec(),) * len(bc), out_specs=spec, check_vma=False
+        )(batched, *bc)
 
     return g
 

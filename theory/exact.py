@@ -119,11 +119,12 @@ def exact_errors(
     T, _, m = sig_pre.shape
     L = jax.vmap(psd_cholesky)(cov)  # (T, 2m, 2m)
     Lcat = L.transpose(2, 0, 1).reshape(2 * m, T * 2 * m)  # columns (t, i): L_t[i, :]
-    z = (draws.reshape(-1, 2 * m) @ Lcat).reshape(draws.shape[:-1] + (T, 2, m))  # (M, P-1, T, 2, m)
-    noise_out = output_from_preacts(jnp.moveaxis(z, 2, 0), act)  # (T, M)
+    M, Pm1 = draws.shape[0], draws.shape[1]
+    z = (draws.reshape(-1, 2 * m) @ Lcat).reshape(M, Pm1, T, 2, m)
+    h = act(z).sum(axis=(1, 4))  # (M, T, 2): m F_j, summed in place (no transpose of z)
+    noise_out = ((h[..., 0] - h[..., 1]) / m).T  # (T, M)
     sig_out = jnp.stack([output_from_preacts(y * sig_pre[:, None], act) for y in (1.0, -1.0)], axis=1)  # (T, 2)
     per_draw = 0.5 * (half_errors(sig_out[:, :1] + noise_out) + half_errors(-(sig_out[:, 1:] + noise_out)))
-    M = per_draw.shape[1]
     clean = per_draw.mean(axis=1)
     se = per_draw.std(axis=1) / jnp.sqrt(M - 1.0)
     return ExactError(label_flip + (1 - 2 * label_flip) * clean, (1 - 2 * label_flip) * se)
