@@ -108,12 +108,15 @@ def batched_call(fn: Callable, batched: Any, *broadcast: Any, batch: int | None 
     array or a pytree of arrays: keys, or (keys, theta) in a sweep), results concatenated.
 
     Each chunk is padded (by repeating its last row) to a multiple of the local device
-    count and sharded over the devices along that axis; the padding is dropped.  Every
+    count and sharded over the devices along that axis; the padding is dropped.  With
+    fewer rows than devices, everything runs on one device.  Every
     chunk has the same padded size, so ``fn`` compiles once.
     """
     leaves = jax.tree.leaves(batched)
     N = leaves[0].shape[0]
     mesh = _mesh()
+    if mesh is not None and N < mesh.size:
+        mesh = None  # fewer rows than devices: one device, rather than padding copies onto the others
     n_dev = 1 if mesh is None else mesh.size
     batch = N if batch is None else max(1, min(batch, N))
     batch = -(-batch // n_dev) * n_dev
