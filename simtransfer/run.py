@@ -38,9 +38,10 @@ def default_micro_batch() -> int:
     On CPU the default is 1: each device runs its share of the trials one after another
     (a ``lax.map``) instead of one ``vmap`` over all of them, because the vmap turns each
     trial's small matmuls into batched ones whose working set (every trial's training
-    patches) leaves the cache.  Measured on 2 CPU cores, default trial, 128 seeds:
-    153 ms/seed vmapped, 94 ms/seed with 1 trial at a time, 97 with 2, 120 with 4
-    (``make bench`` prints both paths).  On GPU/TPU the default is 0: one vmap, which
+    patches) leaves the cache.  Measured on 2 CPU cores, default trial, 128 seeds
+    (``make bench`` prints both paths): 45.5 ms/seed vmapped, 18.1 ms/seed with 1 trial
+    at a time (2026-11-30; on the earlier, slower machine: 153 vmapped, 94 with 1 at a
+    time, 97 with 2, 120 with 4).  On GPU/TPU the default is 0: one vmap, which
     is what keeps an accelerator busy.  ``SIMTRANSFER_MICROBATCH=k`` overrides it.
     """
     env = os.environ.get("SIMTRANSFER_MICROBATCH", "").strip()
