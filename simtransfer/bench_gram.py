@@ -49,6 +49,16 @@ def _timed_calls(exps: dict[str, Experiment], seeds: int, repeats: dict[str, int
     return out
 
 
+def _without_evaluation(exp: Experiment) -> Experiment:
+    """``exp`` with the work both backends share switched off as far as the config allows:
+    no empirical test set, 16 Monte-Carlo draws (the minimum), metrics logged only at the
+    start and the end of each stage."""
+    return exp.set(**{
+        "eval.n_test": 0, "eval.mc_draws": 16, "eval.curve_draws": 16,
+        "upstream.log_every": max(exp.upstream.steps, 1), "downstream.log_every": max(exp.downstream.steps, 1),
+    })  # fmt: skip
+
+
 def bench_gram(
     dims_both: tuple[int, ...] = (10**3, 10**4, 10**5),
     dims_gram: tuple[int, ...] = (10**6, 10**7),
@@ -67,13 +77,20 @@ def bench_gram(
     first-call seconds, the n_test used), and the two ratios of the issue:
     ``speedup_at_1e3`` = gram seeds/s / dense seeds/s at the smallest d (goal >= 5) and
     ``gram_time_ratio_max_d_vs_1e3`` = gram time at the largest d / at the smallest
-    (goal <= 1.5).
+    (goal <= 1.5).  At the smallest d both backends are also timed without the
+    d-independent evaluation (``_without_evaluation``): ``evaluation_s_per_seed_at_1e3``
+    is what it costs each backend, ``speedup_at_1e3_without_evaluation`` the ratio then.
     """
     base = Experiment() if base is None else base
+    d0, d_max = min(dims_both), max(tuple(dims_both) + tuple(dims_gram))
     rows: list[dict[str, Any]] = []
     for d in tuple(dims_both) + tuple(dims_gram):
         exps = {"gram": base.set(backend="gram", **{"task.d": int(d)})}
         reps = {"gram": repeats}
+        if d == d0:  # the same trials with the d-independent evaluation switched off
+            for backend in ("gram", "dense"):
+                exps[f"{backend}_no_eval"] = _without_evaluation(base.set(backend=backend, **{"task.d": int(d)}))
+                reps[f"{backend}_no_eval"] = repeats
         if d in dims_both:
             large = d >= dense_small_test_from
             dense = base.set(backend="dense", **{"task.d": int(d)})
@@ -85,14 +102,16 @@ def bench_gram(
     def row(backend: str, d: int) -> dict[str, Any]:
         return next(r for r in rows if r["backend"] == backend and r["d"] == d)
 
-    d0, d_max = min(dims_both), max(tuple(dims_both) + tuple(dims_gram))
     speedup = row("gram", d0)["seeds_per_s"] / row("dense", d0)["seeds_per_s"]
+    no_eval = {b: row(b, d0)["seconds"] - row(f"{b}_no_eval", d0)["seconds"] for b in ("gram", "dense")}
     flat = row("gram", d_max)["seconds"] / row("gram", d0)["seconds"]
     return {
         "seeds": seeds,
         "devices": [str(dv) for dv in jax.local_devices()],
         "rows": rows,
         "speedup_at_1e3": speedup,
+        "speedup_at_1e3_without_evaluation": row("gram_no_eval", d0)["seeds_per_s"] / row("dense_no_eval", d0)["seeds_per_s"],
+        "evaluation_s_per_seed_at_1e3": {b: t / seeds for b, t in no_eval.items()},
         "gram_time_ratio_max_d_vs_1e3": flat,
         "speedup_by_d": {r["d"]: r["seeds_per_s"] / row("dense", r["d"])["seeds_per_s"]
                          for r in rows if r["backend"] == "gram" and r["d"] in dims_both},  # fmt: skip
