@@ -1,15 +1,17 @@
-"""theory: analytical predictions for simtransfer, importable without running any training.
+"""theory: analytical predictions for simtransfer, importable without running any training (docs/theory.md).
 
 Never imports simtransfer (the simulator may call theory, not the reverse): every function
 takes plain floats, arrays, or a duck-typed configuration (``task.a``, ``model.m`` ...).
 
 * ``theory.scratch``, ``theory.calibration``: the scratch law of Kou et al. and its constants,
-  calibrated on scratch runs only (THEORY.md section 1; ``load_calibration()``).
+  calibrated on scratch runs only (docs/theory.md section 1; ``load_calibration()``).
 * ``theory.exact``, ``theory.decompose``: exact test error given the weights and the exact
   (gamma, rho) decomposition (section 2).
-* ``theory.setting``, ``theory.transfer``, ``theory.measure``: hypotheses H1-H4 and trivial
-  predictors (section 3), from the configuration or with measured inputs (H4: lambda and the
-  zero-shot factor derived, kappa fitted on a calibration grid, ``theory/h4.json``).
+* ``theory.setting``, ``theory.hypotheses``, ``theory.h4_model``, ``theory.h5_model``, ``theory.measure``:
+  hypotheses H1-H5 and trivial predictors (sections 3, 6-8), from the configuration or with
+  measured inputs; ``theory.predict`` (``theory.registry``) returns them all.
+* ``theory.domain``, ``theory.prediction``: every prediction's validity domain
+  (``in_domain``, ``outside``; section 5, data in ``theory/domains.json``).
 * ``theory.idealised``: the proofs' recursion on (gamma, rho) beside the real GD (section 4).
 """
 
@@ -41,31 +43,39 @@ from theory.measure import noise_output_sd as noise_output_sd
 from theory.measure import lambda_measured as lambda_measured
 from theory.measure import r_inh_measured as r_inh_measured
 from theory.measure import output_stats as output_stats
-from theory.transfer import Prediction as Prediction
-from theory.transfer import h1 as h1
-from theory.transfer import h1_plugin as h1_plugin
-from theory.transfer import h1_corrected as h1_corrected
-from theory.transfer import h2 as h2
-from theory.transfer import h2_plugin as h2_plugin
-from theory.transfer import h3 as h3
-from theory.transfer import h3_plugin as h3_plugin
-from theory.transfer import h3_ratio as h3_ratio
-from theory.transfer import sign_of_s as sign_of_s
-from theory.transfer import always_helps as always_helps
-from theory.transfer import predict as predict
-from theory.transfer import relu_cov as relu_cov
-from theory.transfer import coherence as coherence
-from theory.transfer import margin_of_budget as margin_of_budget
-from theory.transfer import rho_memorised as rho_memorised
-from theory.transfer import lambda_h4 as lambda_h4
-from theory.transfer import inh_factor_h4 as inh_factor_h4
-from theory.transfer import kappa_h4 as kappa_h4
-from theory.transfer import h4 as h4
-from theory.transfer import h4_plugin as h4_plugin
-from theory.transfer import snr_of_error as snr_of_error
-from theory.transfer import load_h4 as load_h4
-from theory.transfer import fit_kappa as fit_kappa
-from theory.transfer import H4_PATH as H4_PATH
+from theory.domain import Domain as Domain
+from theory.domain import load_domains as load_domains
+from theory.prediction import Prediction as Prediction
+from theory.prediction import snr_of_error as snr_of_error
+from theory.hypotheses import h1 as h1
+from theory.hypotheses import h1_plugin as h1_plugin
+from theory.hypotheses import h1_corrected as h1_corrected
+from theory.hypotheses import h2 as h2
+from theory.hypotheses import h2_plugin as h2_plugin
+from theory.hypotheses import h3 as h3
+from theory.hypotheses import h3_plugin as h3_plugin
+from theory.hypotheses import h3_ratio as h3_ratio
+from theory.hypotheses import sign_of_s as sign_of_s
+from theory.hypotheses import always_helps as always_helps
+from theory.h4_model import relu_cov as relu_cov
+from theory.h4_model import coherence as coherence
+from theory.h4_model import margin_of_budget as margin_of_budget
+from theory.h4_model import rho_memorised as rho_memorised
+from theory.h4_model import lambda_h4 as lambda_h4
+from theory.h4_model import inh_factor_h4 as inh_factor_h4
+from theory.h4_model import kappa_h4 as kappa_h4
+from theory.h4_model import h4 as h4
+from theory.h4_model import h4_plugin as h4_plugin
+from theory.h4_model import load_h4 as load_h4
+from theory.h4_model import fit_kappa as fit_kappa
+from theory.h4_model import H4_PATH as H4_PATH
+from theory.h5_model import h5 as h5
+from theory.h5_model import h5_plugin as h5_plugin
+from theory.h5_model import load_h5 as load_h5
+from theory.h5_model import parts as h5_parts
+from theory.h5_model import H5_PATH as H5_PATH
+from theory.registry import predict as predict
+from theory.registry import HYPOTHESES as HYPOTHESES
 from theory.idealised import Coefficients as Coefficients
 from theory.idealised import initial_preacts as initial_preacts
 from theory.idealised import patch_gram as patch_gram
@@ -100,6 +110,14 @@ __all__ = [
     "h3_ratio",
     "h4",
     "H4_PATH",
+    "h5",
+    "h5_parts",
+    "h5_plugin",
+    "H5_PATH",
+    "load_h5",
+    "HYPOTHESES",
+    "Domain",
+    "load_domains",
     "h4_plugin",
     "ideal_gram",
     "inh_factor_h4",

@@ -1,7 +1,7 @@
 """The shipped scratch calibration (``theory/calibration.json``) and its loader.
 
 The file is produced by ``python -m simtransfer.calibrate --out theory/calibration.json``
-(scratch-only simulations, THEORY.md section 1) and holds one :class:`theory.scratch.Fit`
+(scratch-only simulations, docs/theory.md section 1) and holds one :class:`theory.scratch.Fit`
 per law, the name of the default law, the grid, the per-point data and the command.
 """
 

@@ -1,4 +1,4 @@
-r"""The proofs' idealised dynamics on (gamma, rho) (THEORY.md section 4), beside the real ones.
+r"""The proofs' idealised dynamics on (gamma, rho) (docs/theory.md section 4), beside the real ones.
 
 GD keeps every filter in w^(0) + span(mu, xi_1, ..., xi_N), so writing
 ``w_{j,r} = w_{j,r}^(0) + gamma_{j,r} mu/||mu||^2 + sum_q rho_{j,r,q} xi_q/||xi_q||^2``

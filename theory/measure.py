@@ -1,4 +1,4 @@
-r"""Measured inputs of the plug-in hypotheses (THEORY.md section 3): lambda and r_inh from weights.
+r"""Measured inputs of the plug-in hypotheses (docs/theory.md section 3): lambda and r_inh from weights.
 
 * lambda = output s.d. of the inherited filters on fresh target noise / that of the
   scratch network, both with the downstream 1/m; available before fine-tuning.
@@ -49,7 +49,7 @@ def lambda_measured(W_inherited, W_scratch, frame, sigma_p, key, draws: int = 40
 
 
 def r_inh_measured(gamma_u, rho, xi_norm2, s, sigma_p):
-    r"""r_inh from the coefficients of the inherited filters (H1's plug-in, THEORY.md section 3).
+    r"""r_inh from the coefficients of the inherited filters (H1's plug-in, docs/theory.md section 3).
 
         r_inh = s mean_{j,r}(j gamma_{j,r,u}) / (sigma_p sqrt(mean_{j,r} sum_i rho_{j,r,i}^2 / ||xi_i||^2))
 

@@ -1,4 +1,4 @@
-r"""Scratch training: the benign/harmful overfitting law and its calibration (THEORY.md section 1).
+r"""Scratch training: the benign/harmful overfitting law and its calibration (docs/theory.md section 1).
 
 Kou et al. (ICML 2023) prove, for the two-layer ReLU CNN trained by GD on the logistic
 loss with label-flip rate p, a transition in
@@ -50,7 +50,7 @@ def norm_ppf(q) -> np.ndarray:
 
 
 def snr2(n, norm_mu, sigma_p, d):
-    r"""SNR2 = n ||mu||^4 / (sigma_p^4 d) (THEORY.md, notation)."""
+    r"""SNR2 = n ||mu||^4 / (sigma_p^4 d) (docs/theory.md, notation)."""
     return n * np.asarray(norm_mu, np.float64) ** 4 / (np.asarray(sigma_p, np.float64) ** 4 * d)
 
 
@@ -228,7 +228,7 @@ def calibrate(
       ses: (n,) standard errors of the errors (over seeds), or None for ordinary least
         squares.  Weights are ``1 / (se^2 + floor^2)``: ``floor`` keeps points whose error
         and standard error are both ~0 (large SNR2) from dominating, since the law is an
-        approximation at the level of ~0.01 (THEORY.md section 1).
+        approximation at the level of ~0.01 (docs/theory.md section 1).
       p: label-flip rate (Bayes error) of the runs.
       law: ``"gauss"`` (constant c, exponent ``k`` fixed), ``"gauss_free"`` (c and k) or
         ``"exp"`` (C).

@@ -1,4 +1,4 @@
-r"""The configuration values the theory uses, and the SNRs of THEORY.md section 3 built from them.
+r"""The configuration values the theory uses, and the SNRs of docs/theory.md section 3 built from them.
 
 :func:`setting_of` reads a simtransfer ``Experiment`` by duck typing (``task.a``,
 ``model.m``, ``transfer.alpha``, ``upstream.eta`` ...), so theory never imports simtransfer;
@@ -14,14 +14,18 @@ from typing import Any
 __all__ = ["Setting", "setting_of", "r_inh", "r_target", "rho_bar", "lambda_default", "lambda_log", "LAMBDA_PER_ALPHA"]
 
 #: lambda ~ LAMBDA_PER_ALPHA * alpha: least-squares line through the origin of the
-#: prototype's median measured lambda (0.31, 0.69, 1.16 at alpha = 0.2, 0.5, 1; THEORY.md
+#: prototype's median measured lambda (0.31, 0.69, 1.16 at alpha = 0.2, 0.5, 1; docs/theory.md
 #: section 3: d = 1000, n_T = 20, T_up = 500, eta T_down = 150, n_S from 10 to 640).
 LAMBDA_PER_ALPHA = 1.2
 
 
 @dataclass(frozen=True)
 class Setting:
-    """Plain-float view of one transfer configuration (symbols of DESIGN.md)."""
+    """Plain-float view of one transfer configuration (symbols of docs/design.md).
+
+    Every configuration field that can change the outcome is here, so that a hypothesis
+    that does not model one can say so (:mod:`theory.domain`); the defaults are the
+    values every hypothesis assumes."""
 
     a: float = 1.0  # ||u||
     b_S: float = 1.0  # ||v_S||
@@ -39,11 +43,21 @@ class Setting:
     eta_down: float = 0.5
     T_down: int = 300
     label_flip: float = 0.0
+    P: int = 2  # patches per input: one signal patch, P - 1 noise patches
+    sigma_0: float = 0.01  # initialisation scale
+    policy: str = "first"  # which upstream filters are inherited: first | random | top_signal
+    freeze: bool = False  # transfer.freeze_inherited
+    rescale: float = 1.0  # multiplier of the inherited filters
+    mode: str = "inherit"  # transfer.mode: inherit | distill | inherit+distill
+    optimizer_up: str = "sgd"
+    optimizer_down: str = "sgd"
+    activation: str = "relu"
+    data: str = "synthetic"
 
     @property
     def k(self) -> int:
-        """k = round(alpha m), inherited filters per class."""
-        return int(round(self.alpha * self.m))
+        """k = round(alpha m), inherited filters per class (0 when the mode does not inherit)."""
+        return int(round(self.alpha * self.m)) if "inherit" in self.mode else 0
 
     @property
     def norm_mu_S(self) -> float:
@@ -55,23 +69,32 @@ class Setting:
 
 
 def setting_of(cfg: Any, **overrides: Any) -> Setting:
-    """A :class:`Setting` from a Setting or a duck-typed ``Experiment``, with field overrides."""
+    """A :class:`Setting` from a Setting or a duck-typed ``Experiment``, with field overrides.
+
+    Reads every field of :class:`Setting` from the experiment: the task and model, both
+    stages' eta, steps and optimizer, and the transfer's alpha, policy, freezing, rescale and
+    mode (so a hypothesis that does not model one of them can flag it)."""
     if not isinstance(cfg, Setting):
-        t, mo = cfg.task, cfg.model
+        t, mo, tr, up, dn = cfg.task, cfg.model, cfg.transfer, cfg.upstream, cfg.downstream
         m = int(mo.m)
         m_up = getattr(mo, "m_up", None)
         cfg = Setting(
             a=float(t.a), b_S=float(t.b_S), b_T=float(t.b_T), s=float(t.s), sigma_p=float(t.sigma_p), d=int(t.d),
             n_S=int(cfg.n_source), n_T=int(cfg.n_target), m=m, m_up=m if m_up is None else int(m_up),
-            alpha=float(cfg.transfer.alpha), eta_up=float(cfg.upstream.eta), T_up=int(cfg.upstream.steps),
-            eta_down=float(cfg.downstream.eta), T_down=int(cfg.downstream.steps),
-            label_flip=float(getattr(t, "label_flip", 0.0)),
+            alpha=float(tr.alpha), eta_up=float(up.eta), T_up=int(up.steps),
+            eta_down=float(dn.eta), T_down=int(dn.steps),
+            label_flip=float(getattr(t, "label_flip", 0.0)), P=int(getattr(t, "P", 2)),
+            sigma_0=float(getattr(mo, "sigma_0", 0.01)), policy=str(getattr(tr, "policy", "first")),
+            freeze=bool(getattr(tr, "freeze_inherited", False)), rescale=float(getattr(tr, "rescale", 1.0)),
+            mode=str(getattr(tr, "mode", "inherit")), optimizer_up=str(getattr(up, "optimizer", "sgd")),
+            optimizer_down=str(getattr(dn, "optimizer", "sgd")), activation=str(getattr(mo, "activation", "relu")),
+            data=str(getattr(t, "data", "synthetic")),
         )  # fmt: skip
     return replace(cfg, **overrides) if overrides else cfg
 
 
 def r_inh(cfg: Any) -> float:
-    r"""SNR of the inherited part alone on the target, H1 (THEORY.md section 3):
+    r"""SNR of the inherited part alone on the target, H1 (docs/theory.md section 3):
 
     r_inh = s sqrt(n_S) a^2 / (sigma_p^2 sqrt(d)).
 
@@ -105,7 +128,7 @@ def lambda_default(cfg: Any) -> float:
     r"""Configuration-only noise-scale ratio for H1: lambda = LAMBDA_PER_ALPHA * alpha.
 
     Empirical, not derived: the prototype measured lambda growing about linearly in alpha
-    (THEORY.md section 3); its dependence on n_S (~ n_S^0.25), T_up and eta T_down is ignored.
+    (docs/theory.md section 3); its dependence on n_S (~ n_S^0.25), T_up and eta T_down is ignored.
     """
     return LAMBDA_PER_ALPHA * setting_of(cfg).alpha
 
