@@ -69,9 +69,9 @@ SEEDS, KEY = 4, 3
 def _experiments():
     from simtransfer import Experiment
 
-    try:
-        from simtransfer.backends.digits import experiment as digits_experiment
-    except ImportError:
+    if _refactored():
+        from simtransfer.config.digits import experiment as digits_experiment
+    else:
         from simtransfer.digits import experiment as digits_experiment
 
     base = Experiment().set(**SMALL)
@@ -82,18 +82,28 @@ def _experiments():
     return out
 
 
-def _state_fn():
-    try:
+def _refactored() -> bool:
+    """Whether the loaded package has the protocol/backends layout (imports differ before it)."""
+    import simtransfer
+
+    return os.path.isdir(os.path.join(os.path.dirname(simtransfer.__file__), "protocol"))
+
+
+def _state_fn(exp):
+    if _refactored():
         from simtransfer.protocol import make_trial_state
-    except ImportError:
+    else:  # before the protocol refactor: the gram state had its own function
         from simtransfer.trial import make_trial_state
+
+        if exp.backend == "gram":
+            from simtransfer.gram import make_trial_state_gram as make_trial_state
     return make_trial_state
 
 
 def _sweep_fn():
-    try:
+    if _refactored():
         from simtransfer.runs.sweep import sweep
-    except ImportError:
+    else:
         from simtransfer.sweep import sweep
     return sweep
 
@@ -123,9 +133,9 @@ def collect() -> dict[str, np.ndarray]:
         res = run(exp, seeds=SEEDS, key=KEY)
         for k, v in res.arrays.items():
             out[f"run/{name}/{k}"] = np.asarray(v)
-    make_state = _state_fn()
     for name in ("dense_mix1", "gram_mix", "digits_mix"):
         exp = exps[name]
+        make_state = _state_fn(exp)
         from simtransfer.config import traced_values
 
         theta = {k: jnp.asarray(v, jnp.float32) for k, v in traced_values(exp).items()}
