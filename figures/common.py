@@ -10,7 +10,7 @@ Compilation is the main cost on a CPU (~25 s per distinct static configuration, 
 section 7), so the sweeps here run one grid point per compiled call (``chunk_trials =
 seeds``): every call of a static configuration then has the same input shape, and sweeps
 of different figures that share a static configuration in one process share one
-compilation (``simtransfer.sweep`` caches the compiled function per static part).
+compilation (``simtransfer.runs.sweep`` caches the compiled function per static part).
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from simtransfer import Experiment  # noqa: E402
-from simtransfer.cli import save_dataset  # noqa: E402
+from simtransfer.runs.io import save_dataset  # noqa: E402
 from simtransfer.config import from_dict  # noqa: E402
-from simtransfer.sweep import sweep  # noqa: E402
+from simtransfer import sweep  # noqa: E402
 
 import theory  # noqa: E402
 
@@ -113,7 +113,7 @@ def setup() -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 2.0)
 
 
-#: Configuration-only predictions by the tag ``simtransfer.sweep`` gives them
+#: Configuration-only predictions by the tag ``simtransfer.runs.sweep`` gives them
 #: (``theory_<tag>_*``); H4 is not in ``theory.predict`` (so not in the sweeps' variables)
 #: and is evaluated here from each point's configuration.
 HYPOTHESES = {
@@ -195,7 +195,7 @@ def _py(v: Any) -> Any:
 
 
 def run_sweep(exp: Experiment, grid: Mapping[str, Sequence], seeds: int, label: str) -> xr.Dataset:
-    """``simtransfer.sweep`` with one grid point per compiled call (see the module docstring)."""
+    """``simtransfer.runs.sweep`` with one grid point per compiled call (see the module docstring)."""
     t0, c0 = time.perf_counter(), time.process_time()
     n = int(np.prod([len(v) for v in grid.values()]))
     ds = sweep(exp, grid, seeds=seeds, key=KEY, quiet=True, chunk_trials=seeds)

@@ -4,7 +4,7 @@ Target task 4-vs-7 (n_T = 10 images), learnt from scratch or after inheriting fi
 an upstream model trained on a *related* pair, 1-vs-7 (the digit 7 is class -1 in both;
 the class-mean differences have cosine 0.61), or an *unrelated* one, 5-vs-8 (no digit in
 common; cosine 0.02).  Images cut into four 4x4 quadrants (P = 4, d = 16; see
-``simtransfer.digits``).  (a) target test error against the upstream sample size n_S at
+``simtransfer.config.digits``).  (a) target test error against the upstream sample size n_S at
 alpha = 1; (b) against the inherited fraction alpha at n_S = 40.  Mean +- s.e. over paired
 seeds; the scratch model does not depend on the source pair, n_S or alpha (same target
 data and fresh filters at each seed), so one scratch band serves all curves.  The titles
@@ -25,7 +25,7 @@ import numpy as np
 from figures import common as C
 
 import matplotlib.pyplot as plt  # noqa: E402
-from simtransfer import digits  # noqa: E402
+from simtransfer.config import digits  # noqa: E402
 
 NAME = "digits"
 TARGET = "4,7"
@@ -42,7 +42,7 @@ SEEDS = 64
 
 
 def base_config():
-    """The README's digits configuration (``simtransfer.digits.experiment``), target 4-vs-7."""
+    """The README's digits configuration (``simtransfer.config.digits.experiment``), target 4-vs-7."""
     return digits.experiment(**{"task.target_digits": TARGET})
 
 

@@ -25,8 +25,8 @@ import xarray as xr  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from simtransfer import Experiment  # noqa: E402
-from simtransfer.cli import save_dataset  # noqa: E402
-from simtransfer.sweep import sweep  # noqa: E402
+from simtransfer.runs.io import save_dataset  # noqa: E402
+from simtransfer import sweep  # noqa: E402
 
 NAME = "distillation"
 VARIANTS = (  # label, partition, {traced fields}

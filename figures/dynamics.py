@@ -1,7 +1,7 @@
 r"""Figure 5: signal learning gamma and noise memorisation rho over training steps.
 
 For the upstream model (source task), the transfer model and the scratch model (target
-task), on the same draws (one trial of ``simtransfer.trial.make_trial_state`` per seed):
+task), on the same draws (one trial of ``simtransfer.protocol.make_trial_state`` per seed):
 
 * **empirical** (solid, mean +- s.e. over seeds as shading): the simulator's own GD,
   rerun from the trial's initial filters and data in segments of ``log_every`` steps (plain
@@ -39,11 +39,11 @@ import xarray as xr  # noqa: E402
 
 import theory  # noqa: E402
 from simtransfer.config import Train  # noqa: E402
-from simtransfer.data import Batch  # noqa: E402
-from simtransfer.model import activation  # noqa: E402
-from simtransfer.run import seed_keys  # noqa: E402
-from simtransfer.train import train  # noqa: E402
-from simtransfer.trial import make_trial_state, theta_of  # noqa: E402
+from simtransfer.config.data import Batch  # noqa: E402
+from simtransfer.nn.model import activation  # noqa: E402
+from simtransfer.runs.run import seed_keys  # noqa: E402
+from simtransfer.nn.train import train  # noqa: E402
+from simtransfer.protocol import make_trial_state, theta_of  # noqa: E402
 
 NAME = "dynamics"
 SEEDS = 8

@@ -1,7 +1,7 @@
 """Figure: transferability estimators against the true transfer gain (issue 6).
 
 Every seed scores the inherited (upstream) model before fine-tuning with LogME, the
-DISCO-like spectral score, the task relatedness, the H-score (``simtransfer.estimators``)
+DISCO-like spectral score, the task relatedness, the H-score (``simtransfer.nn.estimators``)
 and the zero-shot error, and measures the paired gain err_scratch - err_transfer (exact
 conditional errors).  Prototype setup (THEORY.md section 3: d = 1000, n_T = 20, m = 10,
 b_S = 0, b_T = 2, alpha = 0.5, T_up = 500, T_down = 300) at n_S = 160, over a grid that
@@ -14,7 +14,7 @@ than the dense one at d = 1000) keeps the script within its time budget.
 Panels 1-5: each score against the gain (means +- s.e. over paired seeds per grid point);
 titles give the rank correlations across points (and across the s > 0 points alone:
 anti-aligned tasks are easy to rank for a score that sees the sign) and within points,
-with 95% bootstrap intervals (``simtransfer.testbed.evaluate_estimators``) and the cross-fitted balanced
+with 95% bootstrap intervals (``simtransfer.experiments.testbed.evaluate_estimators``) and the cross-fitted balanced
 accuracy of the sign threshold (dashed: the threshold fitted on every trial of the main
 sweep).  Grey crosses: the "lucky Bob" sweep (Mohamud et al. 2025) at zero task
 correlation (s = 0: the target signal is orthogonal to everything the source taught),
@@ -39,7 +39,7 @@ from figures import common as C
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from simtransfer import testbed  # noqa: E402
+from simtransfer.experiments import testbed  # noqa: E402
 
 NAME = "estimators"
 N_S = 160

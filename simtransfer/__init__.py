@@ -4,8 +4,6 @@ Jit-compiled, vmapped simulation of two-layer ReLU CNNs on signal-plus-noise dat
 (DESIGN.md).  The public surface is re-exported here, one name per line.
 """
 
-__version__ = "0.1.0"
-
 import os as _os
 import sys as _sys
 
@@ -47,6 +45,7 @@ def _split_cpu_into_devices() -> None:
 
 _split_cpu_into_devices()
 
+from simtransfer.version import __version__ as __version__
 from simtransfer.config import ConfigError as ConfigError
 from simtransfer.config import Eval as Eval
 from simtransfer.config import Experiment as Experiment
@@ -55,10 +54,12 @@ from simtransfer.config import Task as Task
 from simtransfer.config import Train as Train
 from simtransfer.config import Transfer as Transfer
 from simtransfer.config import load_toml as load_toml
-from simtransfer.result import Result as Result
-from simtransfer.result import ResultsError as ResultsError
-from simtransfer.run import DivergenceWarning as DivergenceWarning
-from simtransfer.run import run as run
+from simtransfer.runs.result import Result as Result
+from simtransfer.runs.result import ResultsError as ResultsError
+from simtransfer.runs.run import DivergenceWarning as DivergenceWarning
+from simtransfer.runs.run import run as run
+from simtransfer.runs.sweep import load_sweep as load_sweep
+from simtransfer.runs.sweep import sweep as sweep
 
 __all__ = [
     "ConfigError",
@@ -71,6 +72,8 @@ __all__ = [
     "Task",
     "Train",
     "Transfer",
+    "load_sweep",
     "load_toml",
     "run",
+    "sweep",
 ]

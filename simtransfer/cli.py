@@ -12,7 +12,7 @@ import sys
 import warnings
 
 from .config import ConfigError, Experiment, load_toml, parse_overrides, with_overrides
-from .result import ResultsError
+from .runs.result import ResultsError
 
 __all__ = ["main"]
 
@@ -23,7 +23,7 @@ def _experiment(args: argparse.Namespace) -> Experiment:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .run import DivergenceWarning, run
+    from .runs.run import DivergenceWarning, run
 
     exp = _experiment(args)
     with warnings.catch_warnings(record=True) as caught:
@@ -45,7 +45,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from .sweep import parse_grid, sweep
+    from .config import parse_grid
+    from .runs.io import save_dataset
+    from .runs.sweep import sweep
 
     exp = _experiment(args)
     grid = parse_grid(args.grid or [])
@@ -73,33 +75,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def save_dataset(ds, path: str) -> None:
-    """Write a sweep dataset to netCDF atomically (temporary file, then rename)."""
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".nc.tmp")
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp, engine="netcdf4")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench
+    from .experiments.bench import bench_all
 
-    exp = _experiment(args)
-    out = {}
-    if args.part in ("all", "trial"):  # issue 2: the default dense trial
-        out["trial"] = bench(exp, repeats=args.repeats)
-    if args.part in ("all", "gram"):  # issue 5: gram vs dense across d
-        from .bench_gram import bench_gram
-
-        out["gram"] = bench_gram(base=exp)
-    print(json.dumps(out, indent=1))
+    print(json.dumps(bench_all(_experiment(args), args.part, args.repeats), indent=1))
     return 0
 
 
@@ -144,8 +123,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["check"]:  # the theory check has its own options (simtransfer.check)
-        from .check import main as check_main
+    if argv[:1] == ["check"]:  # the theory check has its own options (simtransfer.experiments.check)
+        from .experiments.check import main as check_main
 
         try:
             return check_main(argv[1:])

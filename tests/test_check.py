@@ -15,7 +15,7 @@ import pytest
 
 import simtransfer  # noqa: F401  (sets up the CPU devices before jax initialises)
 import theory
-from simtransfer.check import balanced_accuracy, check, main, score
+from simtransfer.experiments.check import balanced_accuracy, check, main, score
 from theory import Prediction, Setting
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -46,7 +46,7 @@ def test_quick_check_writes_every_row(tmp_path):
 
 
 def test_module_entry_point():
-    cmd = [sys.executable, "-m", "simtransfer.check", "--help"]
+    cmd = [sys.executable, "-m", "simtransfer.experiments.check", "--help"]
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0 and "--calibrate-h4" in res.stdout
 
@@ -115,7 +115,7 @@ def test_h4_derived_parts():
     assert theory.kappa_h4(theory.setting_of(s, alpha=0.0)) == 1.0
     assert theory.kappa_h4(theory.setting_of(s, alpha=1.0)) > theory.kappa_h4(theory.setting_of(s, alpha=0.5)) > 1.0
     consts = theory.load_h4()
-    assert consts["command"].startswith("python -m simtransfer.check --calibrate-h4")
+    assert consts["command"].startswith("python -m simtransfer.experiments.check --calibrate-h4")
     assert consts["key"] != 20250  # the calibration grid's seeds are not the check's
 
 

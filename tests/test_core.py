@@ -8,11 +8,11 @@ import pytest
 
 from simtransfer import Experiment, run
 from simtransfer.config import Train
-from simtransfer.data import make_frame, make_signals, project_noise, sample
-from simtransfer.model import activation, cnn_apply, cnn_batch, cnn_structured, init_filters, logistic_loss
-from simtransfer.run import seed_keys
-from simtransfer.train import train
-from simtransfer.trial import CURVES, SCALARS, inheritance, make_trial_state, theta_of
+from simtransfer.config.data import make_frame, make_signals, project_noise, sample
+from simtransfer.nn.model import activation, cnn_apply, cnn_batch, cnn_structured, init_filters, logistic_loss
+from simtransfer.runs.run import seed_keys
+from simtransfer.nn.train import train
+from simtransfer.protocol import CURVES, SCALARS, inheritance, make_trial_state, theta_of
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +183,7 @@ def test_trial_state_inherits_and_freezes(tiny):
     # the gamma/rho curves' projector equals theory.decompose on the same weights
     from theory import decompose
 
-    from simtransfer.coefficients import stage_projector
+    from simtransfer.nn.coefficients import stage_projector
 
     sig = st["signals"]
     norms = jnp.stack([jnp.linalg.norm(v) for v in (sig.u, sig.v_S, sig.v_T)])

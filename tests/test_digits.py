@@ -1,4 +1,4 @@
-"""Real images (issue 6, ``simtransfer.digits``): the cut, the pools, the config checks, a run,
+"""Real images (issue 6, ``simtransfer.config.digits``): the cut, the pools, the config checks, a run,
 a sweep, and the figure's quick version.
 
 The run, sweep and figure tests use one static configuration (``figures.digits.quick_config``
@@ -14,9 +14,10 @@ import pytest
 import xarray as xr
 
 import simtransfer as st
-from simtransfer import ConfigError, digits
+from simtransfer import ConfigError
+from simtransfer.config import digits
 from simtransfer.config import DIGIT_COUNTS, DIGIT_CUTS, digit_pool_size
-from simtransfer.trial import CURVES, SCALARS
+from simtransfer.protocol import CURVES, SCALARS
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # the repository root: `figures`
 
@@ -127,7 +128,7 @@ def test_small_run_is_finite_and_alpha_zero_is_scratch(small):
 
 
 def test_sweep_over_alpha_and_quick_figure(small, tmp_path):
-    from simtransfer.sweep import sweep
+    from simtransfer import sweep
 
     ds = sweep(small, {"transfer.alpha": [0.0, 0.5, 1.0]}, seeds=2, quiet=True, chunk_trials=2)
     assert ds["err_transfer"].dims == ("transfer.alpha", "seed")

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from simtransfer import ConfigError, Experiment, run
-from simtransfer.data import make_frame, sample
-from simtransfer.model import activation, binary_kl, distill_loss, init_filters, logistic_loss
-from simtransfer.trial import distill_mask
+from simtransfer.config.data import make_frame, sample
+from simtransfer.nn.model import activation, binary_kl, distill_loss, init_filters, logistic_loss
+from simtransfer.protocol import distill_mask
 
 
 def test_lam_zero_distillation_equals_scratch_bit_for_bit(tiny):
@@ -64,8 +64,8 @@ def test_partition_mask_selects_exactly():
 
 
 def test_partitioned_trial_state_weights(tiny):
-    from simtransfer.run import seed_keys
-    from simtransfer.trial import make_trial_state, theta_of
+    from simtransfer.runs.run import seed_keys
+    from simtransfer.protocol import make_trial_state, theta_of
 
     exp = tiny.set(**{"transfer.mode": "inherit+distill", "transfer.partition": "agree", "transfer.lam": 0.7})
     st = jax.jit(make_trial_state(exp))(seed_keys(0, 1)[0], theta_of(exp))

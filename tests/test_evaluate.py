@@ -6,9 +6,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from simtransfer.data import make_frame, make_signals
-from simtransfer.evaluate import empirical_error, empirical_error_dense
-from simtransfer.model import activation
+from simtransfer.config.data import make_frame, make_signals
+from simtransfer.nn.evaluate import empirical_error, empirical_error_dense
+from simtransfer.nn.model import activation
 from theory.exact import exact_error, exact_errors
 
 

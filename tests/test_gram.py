@@ -1,4 +1,4 @@
-"""The exact, dimension-free gram backend (simtransfer.gram, DESIGN.md section 5, issue 5).
+"""The exact, dimension-free gram backend (simtransfer.backends.gram, docs/design.md section 5, issue 5).
 
 1. The sampled Gram has the law of the Gram of the explicit vectors (moments, exact zeros,
    singular case) and nothing of size d is ever formed (d = 10**7).
@@ -19,22 +19,11 @@ import numpy as np
 import pytest
 
 from simtransfer import ConfigError, Experiment, run
-from simtransfer.coefficients import COEF_CURVES, stage_projector
-from simtransfer.data import Batch
-from simtransfer.evaluate import exact_error_dense
-from simtransfer.gram import (
-    GramBasis,
-    basis_layout,
-    chi2,
-    make_trial_gram,
-    make_trial_state_gram,
-    normal,
-    run_from_basis,
-    sample_gram,
-)
-from simtransfer.model import activation
-from simtransfer.train import train
-from simtransfer.trial import CURVE_METRICS, CURVES, SCALARS, inheritance, make_trial, theta_of
+from simtransfer.backends.dense import DenseBackend, DenseData, mc_slices
+from simtransfer.backends.gram import GramBackend, GramBasis, basis_layout, chi2, normal, sample_gram
+from simtransfer.config.data import Batch, make_signals
+from simtransfer.nn.coefficients import COEF_CURVES, stage_projector
+from simtransfer.protocol import CURVES, SCALARS, make_trial, make_trial_state, theta_of, transfer_trial
 
 
 # -- 1. sampling ------------------------------------------------------------------------
@@ -169,7 +158,7 @@ def test_dimension_free_at_d_1e7(tiny):
         assert v.shape == want, (k, v.shape)
     sizes = [math.prod(a.shape) for a in _all_avals(jaxpr.jaxpr) if hasattr(a, "shape")]
     assert max(sizes) < 10**6, max(sizes)
-    st = jax.eval_shape(make_trial_state_gram(big), key, th)  # the state: coefficients and coordinates
+    st = jax.eval_shape(make_trial_state(big), key, th)  # the state: coefficients and coordinates
     K, m, lay = basis_layout(big)["all"].stop, big.model.m, basis_layout(big)
     assert st["basis"].G.shape == (K, K) and st["C_transfer"].shape == (2, m, K)
     n_src = lay["source_noise"].stop - lay["source_noise"].start
@@ -188,8 +177,8 @@ def test_nonlinear_optimizer_refused(tiny):
     with pytest.raises(ConfigError, match="downstream.optimizer"):
         make_trial(tiny.set(backend="gram", **{"downstream.optimizer": "adam"}))
     with pytest.raises(ConfigError, match="upstream.optimizer"):
-        make_trial_gram(tiny.set(backend="gram", **{"upstream.optimizer": "rmsprop"}))
-    make_trial_gram(tiny.set(backend="gram", **{"upstream.optimizer": "nesterov", "downstream.optimizer": "momentum"}))
+        make_trial(tiny.set(backend="gram", **{"upstream.optimizer": "rmsprop"}))
+    make_trial(tiny.set(backend="gram", **{"upstream.optimizer": "nesterov", "downstream.optimizer": "momentum"}))
 
 
 # -- 2. exactness on explicit vectors ---------------------------------------------------
@@ -219,63 +208,47 @@ def _gram_of(B):
     return jnp.asarray(B @ B.T, jnp.float32), jnp.asarray(Bp, jnp.float32)
 
 
+class _ExplicitInit(DenseBackend):
+    """The dense backend starting from given initial filters (explicit basis vectors)."""
+
+    def __init__(self, exp, W_up0, W_fresh):
+        super().__init__(exp)
+        self._init = (W_up0, W_fresh)
+
+    def init_filters(self, data, th):
+        return self._init
+
+
 def _dense_pipeline(exp, B, ys, y_obs, keys, th):
-    """The dense trial's steps 1-5 (``simtransfer.trial._core``, its own functions) on
-    explicit vectors: the reference for ``run_from_basis`` on their Gram.  Exact errors
-    only (the empirical test sets of the two cannot share draws)."""
+    """The real protocol (``protocol.transfer_trial``) with the dense backend on explicit
+    vectors: the reference for the gram backend on their Gram.  The data are the vectors
+    (frame, noise patches, initial filters) and the gram trial's Monte-Carlo draws (its
+    blocked ``normal``), so that both integrate alike.  Returns outputs and state in one
+    dict; only the exact errors are compared (the empirical test sets cannot share draws)."""
     lay, t, ev = basis_layout(exp), exp.task, exp.eval
     P, m, m_up, d = t.P, exp.model.m, exp.model.m_upstream, t.d
-    act = activation(exp.model.activation, th["model.leak"], th["model.q"])
     Bj = jnp.asarray(B, jnp.float32)
     frame = Bj[:3]
-    mu_S = th["task.a"] * frame[0] + th["task.b_S"] * frame[1]
-    mu_T = th["task.s"] * th["task.a"] * frame[0] + th["task.b_T"] * frame[2]
+    sig = make_signals(frame, th["task.a"], th["task.b_S"], th["task.b_T"], th["task.s"])
 
     def batch(name, yy, yo):
         xi = Bj[lay[name]].reshape(-1, P - 1, d)
         return Batch(xi, jnp.asarray(yy, jnp.float32), jnp.asarray(yo, jnp.float32), jnp.zeros(xi.shape[0], jnp.int32))
 
     src, tgt = batch("source_noise", ys[0], y_obs[0]), batch("target_noise", ys[1], y_obs[1])
-    # the gram trial's common random numbers (its blocked ``normal``), so both integrate alike
     mc = normal(keys["mc"], (max(ev.mc_draws, ev.curve_draws), P - 1, 2 * max(m, m_up)))
-    sp, p = th["task.sigma_p"], th["task.label_flip"]
-    err = lambda W, mu, dr: exact_error_dense(W, mu, frame, sp, dr, act, p)  # noqa: E731
     norms = jnp.stack([th["task.a"], th["task.b_S"], th["task.b_T"]])
-
-    def metrics(mu, draws, data, W0):  # as the dense trial logs them
-        project = stage_projector(frame, norms, data.xi, data.y)
-        return lambda W: {"err": err(W, mu, draws).err, **project(W, W0)}
-
-    W_up0 = Bj[lay["up_init"]].reshape(2, m_up, d)
-    W_up, c_up, _ = train(W_up0, src, mu_S, th["upstream.eta"], cfg=exp.upstream, act=act,
-                          metrics_fn=metrics(mu_S, mc[: ev.curve_draws, :, : 2 * m_up], src, W_up0))  # fmt: skip
-    W_fresh = Bj[lay["fresh_init"]].reshape(2, m, d)
-    tr = exp.transfer
-    W_tr0, mask, _, frozen = inheritance(keys["pol"], W_up, W_fresh, frame[0], th["transfer.alpha"],
-                                         th["transfer.rescale"], tr.policy, tr.freeze_inherited)  # fmt: skip
-    down = lambda W0, fz: train(W0, tgt, mu_T, th["downstream.eta"], cfg=exp.downstream, act=act, frozen=fz,
-                                metrics_fn=metrics(mu_T, mc[: ev.curve_draws, :, : 2 * m], tgt, W0))  # noqa: E731
-    W0s, frozen_s = jnp.stack([W_tr0, W_fresh]), jnp.stack([frozen, jnp.zeros_like(frozen)])
-    Ws, c_dn, _ = jax.lax.map(lambda a: down(*a), (W0s, frozen_s))  # as the dense trial pairs them
-    cs = [jax.tree.map(lambda v: v[i], c_dn) for i in range(2)]
-    fin_up, fin_dn = mc[: ev.mc_draws, :, : 2 * m_up], mc[: ev.mc_draws, :, : 2 * m]
-    out = {
-        "err_upstream": err(W_up, mu_S, fin_up).err,
-        "err_zeroshot": err(W_tr0, mu_T, fin_dn).err,
-        "err_transfer": err(Ws[0], mu_T, fin_dn).err,
-        "err_scratch": err(Ws[1], mu_T, fin_dn).err,
-        "W_up0": W_up0, "W_up": W_up, "W_transfer0": W_tr0, "W_transfer": Ws[0], "W_scratch": Ws[1],
-        "k": mask[0].sum(), "frozen": frozen,
-    }  # fmt: skip
-    for name, c in (("upstream", c_up), ("transfer", cs[0]), ("scratch", cs[1])):
-        out.update({f"curve_{name}_{q}": c[q] for q in CURVE_METRICS})
-    return out
+    project = {"upstream": stage_projector(frame, norms, src.xi, src.y),
+               "downstream": stage_projector(frame, norms, tgt.xi, tgt.y)}  # fmt: skip
+    data = DenseData(keys, frame, sig, src, tgt, mc_slices(mc, exp), project)
+    bk = _ExplicitInit(exp, Bj[lay["up_init"]].reshape(2, m_up, d), Bj[lay["fresh_init"]].reshape(2, m, d))
+    out, state = transfer_trial(bk, data, th)
+    return {**out, **state}
 
 
 def test_pipeline_equals_dense_on_explicit_vectors():
-    """Exactness: ``run_from_basis`` (the gram trial after sampling) on the Gram of
-    explicit vectors equals the dense trial's own functions (``train``, ``inheritance``,
-    ``exact_error_dense``) on the vectors: trained filters (W = C B), pre-activations on
+    """Exactness: the protocol with the gram backend on the Gram of explicit vectors
+    equals the protocol with the dense backend on the vectors themselves: trained filters (W = C B), pre-activations on
     the training patches, training loss and accuracy at every logged step, exact
     conditional errors of the four models and their curves (common Monte-Carlo draws from
     one key).  P = 3, leaky ReLU, label noise, top_signal inheritance with rescale, frozen
@@ -308,7 +281,8 @@ def test_pipeline_equals_dense_on_explicit_vectors():
     th = theta_of(exp)
     keys = dict(zip(("pol", "src_test", "tgt_test", "mc"), jax.random.split(jax.random.key(7), 4)))
     basis = GramBasis(G, Lp, *(jnp.asarray(v, jnp.float32) for v in (ys[0], y_obs[0], ys[1], y_obs[1])))
-    out, st = jax.jit(lambda b, k: run_from_basis(exp, k, th, b))(basis, keys)
+    gram = GramBackend(exp)
+    out, st = jax.jit(lambda b, k: transfer_trial(gram, gram.from_basis(b, k, th), th))(basis, keys)
     ref = jax.jit(lambda k: _dense_pipeline(exp, B, ys, y_obs, k, th))(keys)
     lay, t = basis_layout(exp), exp.task
     Bj = jnp.asarray(B, jnp.float32)

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-import simtransfer.sweep as sw
+import simtransfer.runs.sweep as sw
 from simtransfer import ConfigError, ResultsError
-from simtransfer.sweep import load_sweep, parse_grid, sweep
+from simtransfer import load_sweep, sweep
+from simtransfer.config import parse_grid
 
 
 def test_parse_grid():

@@ -20,11 +20,11 @@ import pytest
 import simtransfer  # noqa: F401  (sets up the CPU devices before jax initialises)
 import theory
 from simtransfer import Eval, Experiment, Task, Train
-from simtransfer.data import Batch, sample
-from simtransfer.model import cnn_structured
-from simtransfer.run import seed_keys
-from simtransfer.train import train
-from simtransfer.trial import make_trial_state, theta_of
+from simtransfer.config.data import Batch, sample
+from simtransfer.nn.model import cnn_structured
+from simtransfer.runs.run import seed_keys
+from simtransfer.nn.train import train
+from simtransfer.protocol import make_trial_state, theta_of
 from theory.exact import half_errors
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -80,7 +80,7 @@ def test_shipped_calibration():
     cal = theory.load_calibration()
     assert set(cal.fits) == {"gauss", "gauss_free", "exp"}
     assert cal.default in cal.fits
-    assert cal.meta["command"].startswith("python -m simtransfer.calibrate")
+    assert cal.meta["command"].startswith("python -m simtransfer.experiments.calibrate")
     assert len(cal.meta["points"]) == cal.fit().n
     for f in cal.fits.values():
         for est, (lo, hi) in zip(f.estimate, f.ci95):

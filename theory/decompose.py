@@ -9,7 +9,7 @@ holds exactly: ``gamma`` is signal learning, ``rho`` noise memorisation.  Given
 ``W - W0`` they are recovered by projecting onto the span of the unit vectors
 e_k = (u, v_S, v_T, xi_1, ..., xi_N) / norms, i.e. solving the normal equations
 ``G c = E (w - w0)`` with the Gram matrix ``G = E E^T`` (hand-written Cholesky
-:func:`theory.exact.psd_cholesky` and triangular solves in plain ``jnp`` ops, since LAPACK
+:func:`theory.linalg.psd_cholesky` and triangular solves in plain ``jnp`` ops, since LAPACK
 calls have hung XLA:CPU inside vmapped jits, DESIGN.md section 7), then rescaling:
 ``gamma_z = ||z|| c_z`` and ``rho_i = ||xi_i|| c_i``.
 
@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from theory.exact import psd_cholesky
+from theory.linalg import psd_cholesky, solve_lower, solve_upper
 
 __all__ = ["Decomposition", "decompose", "solve_lower", "solve_upper"]
 
@@ -38,31 +38,6 @@ class Decomposition(NamedTuple):
     gamma: jax.Array  # (..., 3) signal coefficients along (u, v_S, v_T), per filter
     rho: jax.Array  # (..., *noise_shape) noise coefficients, per filter and training noise patch
     residual: jax.Array  # () relative norm of what the span does not reconstruct
-
-
-def solve_lower(L: jax.Array, B: jax.Array) -> jax.Array:
-    """X with L X = B for lower-triangular L (n, n), B (n, k); a zero pivot gives a zero row."""
-    n = L.shape[0]
-
-    def body(i, X):
-        piv = L[i, i]
-        xi = (B[i] - L[i] @ X) / jnp.where(piv == 0, 1.0, piv)
-        return X.at[i].set(jnp.where(piv == 0, 0.0, xi))
-
-    return jax.lax.fori_loop(0, n, body, jnp.zeros_like(B))
-
-
-def solve_upper(U: jax.Array, B: jax.Array) -> jax.Array:
-    """X with U X = B for upper-triangular U (n, n), B (n, k); a zero pivot gives a zero row."""
-    n = U.shape[0]
-
-    def body(t, X):
-        i = n - 1 - t
-        piv = U[i, i]
-        xi = (B[i] - U[i] @ X) / jnp.where(piv == 0, 1.0, piv)
-        return X.at[i].set(jnp.where(piv == 0, 0.0, xi))
-
-    return jax.lax.fori_loop(0, n, body, jnp.zeros_like(B))
 
 
 @jax.jit

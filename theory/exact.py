@@ -20,6 +20,8 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from theory.linalg import half_errors, psd_cholesky
+
 __all__ = [
     "ExactError",
     "psd_cholesky",
@@ -41,36 +43,9 @@ def output_from_preacts(pre: jax.Array, act: Callable[[jax.Array], jax.Array]) -
     return (h[..., 0] - h[..., 1]) / m
 
 
-def half_errors(margin: jax.Array) -> jax.Array:
-    """1 for y f < 0, 1/2 for a tie y f = 0, 0 otherwise."""
-    return jnp.where(margin < 0, 1.0, jnp.where(margin == 0, 0.5, 0.0))
-
-
 class ExactError(NamedTuple):
     err: jax.Array  # () test error given the weights
     se: jax.Array  # () Monte-Carlo standard error of err
-
-
-def psd_cholesky(A: jax.Array, rtol: float = 1e-6) -> jax.Array:
-    """Lower-triangular L with L L^T = A for a symmetric positive semi-definite A (n, n).
-
-    Hand-written (a ``fori_loop`` over columns) rather than LAPACK: XLA:CPU has been seen
-    to hang on LAPACK custom calls inside vmapped, looped jits (DESIGN.md section 7).
-    A pivot below ``rtol * max(diag A)`` marks a direction A does not span: its column
-    is set to zero, so rank-deficient covariances factor without jitter or NaN.
-    """
-    n = A.shape[-1]
-    tol = rtol * jnp.max(jnp.diagonal(A))
-    idx = jnp.arange(n)
-
-    def body(j, L):
-        v = A[:, j] - L @ L[j]
-        piv = v[j]
-        ok = piv > tol
-        col = jnp.where(ok & (idx >= j), v / jnp.sqrt(jnp.where(ok, piv, 1.0)), 0.0)
-        return L.at[:, j].set(col)
-
-    return jax.lax.fori_loop(0, n, body, jnp.zeros_like(A))
 
 
 def exact_error(

@@ -1,0 +1,8 @@
+"""Backends of the transfer protocol (``simtransfer.protocol.interface.Backend``), one module each:
+
+* ``dense``: synthetic signal-plus-noise data, filters as (2, m, d) arrays;
+* ``gram``: the same data, exactly, in the basis of the trial's vectors (cost independent of d);
+* ``digits``: scikit-learn's handwritten digits, dense filters.
+
+``protocol.registry`` imports every module here and picks one by (``task.data``, ``backend``).
+"""

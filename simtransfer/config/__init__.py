@@ -1,0 +1,34 @@
+"""Configuration and data: the frozen, validated dataclasses of an experiment
+(docs/design.md sections 1-4), their TOML / ``--set`` / ``--grid`` parsing, and the data
+they describe (synthetic signal-plus-noise samples, the digits images).
+
+* ``checks``: ``ConfigError`` and the range checks; ``sections``: Task, Model, Train,
+  Transfer, Eval; ``experiment``: Experiment, dotted access, traced/static split, TOML;
+  ``parse``: ``--set`` and ``--grid`` values; ``data``: synthetic sampling;
+  ``digits``: scikit-learn's digits as patches.
+"""
+
+from .checks import DIGIT_COUNTS, DIGIT_CUTS, ConfigError, digit_pool_size, parse_digit_pair
+from .experiment import (
+    ALIASES,
+    SECTIONS,
+    TRACED_FIELDS,
+    Experiment,
+    dump_toml,
+    from_dict,
+    load_toml,
+    resolve_field,
+    split_traced,
+    static_part,
+    traced_values,
+    with_overrides,
+)
+from .parse import parse_grid, parse_overrides, parse_value
+from .sections import Eval, Model, Task, Train, Transfer
+
+__all__ = [
+    "ALIASES", "DIGIT_COUNTS", "DIGIT_CUTS", "SECTIONS", "TRACED_FIELDS", "ConfigError", "Eval", "Experiment",
+    "Model", "Task", "Train", "Transfer", "digit_pool_size", "dump_toml", "from_dict", "load_toml",
+    "parse_digit_pair", "parse_grid", "parse_overrides", "parse_value", "resolve_field", "split_traced",
+    "static_part", "traced_values", "with_overrides",
+]  # fmt: skip

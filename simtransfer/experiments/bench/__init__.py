@@ -1,0 +1,34 @@
+"""Benchmarks: ``python -m simtransfer bench`` (or ``make bench``) prints one JSON object.
+
+* ``trial``: the default dense trial, seeds/s vmapped and looped, flops, GFLOP/s;
+* ``gram``: the gram backend against the dense one across the dimension d.
+
+``python -m simtransfer.experiments.bench`` runs both.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ...config import Experiment
+from .gram import bench_gram
+from .trial import bench, matmul_gflops, trial_flops
+
+__all__ = ["bench", "bench_gram", "bench_all", "matmul_gflops", "trial_flops", "main"]
+
+
+def bench_all(exp: Experiment | None = None, part: str = "all", repeats: int = 2) -> dict[str, Any]:
+    """The JSON object of ``python -m simtransfer bench``: ``trial`` and/or ``gram`` parts."""
+    exp = Experiment() if exp is None else exp
+    out: dict[str, Any] = {}
+    if part in ("all", "trial"):
+        out["trial"] = bench(exp, repeats=repeats)
+    if part in ("all", "gram"):
+        out["gram"] = bench_gram(base=exp)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    print(json.dumps(bench_all(), indent=1))
+    return 0

@@ -1,0 +1,129 @@
+"""Full-batch training of one stage (DESIGN.md section 3) with an optax optimizer.
+
+``train`` runs ``cfg.steps`` updates under ``jax.lax.scan`` and records metrics at the
+steps ``cfg.log_steps`` (0, log_every, ..., T): training loss and accuracy, plus whatever
+``metrics_fn(W)`` returns (the trial adds the exact conditional test error).  A
+non-finite loss is never hidden: the step at which it first occurs is returned.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from ..config import Train
+from ..config.data import Batch
+from .model import Activation, cnn_structured, distill_loss, logistic_loss
+
+__all__ = ["make_optimizer", "train", "gd_loop"]
+
+
+def make_optimizer(name: str, eta) -> optax.GradientTransformation:
+    """The optax optimizer ``name`` with learning rate eta (a traced scalar is fine).
+
+    ``sgd`` is plain gradient descent W <- W - eta grad L(W), the theory's algorithm;
+    ``momentum``/``nesterov`` are SGD with momentum 0.9; the others are optax aliases.
+    """
+    if name == "sgd":
+        return optax.sgd(eta)
+    if name == "momentum":
+        return optax.sgd(eta, momentum=0.9)
+    if name == "nesterov":
+        return optax.sgd(eta, momentum=0.9, nesterov=True)
+    return getattr(optax, name)(eta)
+
+
+def _metrics(W, data: Batch, mu, act, metrics_fn) -> dict[str, jax.Array]:
+    f = cnn_structured(W, data.xi, data.y_signal, mu, act)
+    out = {
+        "loss": jnp.mean(jnp.logaddexp(0.0, -data.y * f)),
+        "acc": jnp.mean(data.y * f > 0),
+    }
+    if metrics_fn is not None:
+        out.update(metrics_fn(W))
+    return out
+
+
+def train(
+    W0: jax.Array,
+    data: Batch,
+    mu: jax.Array | None,
+    eta,
+    *,
+    cfg: Train,
+    act: Activation,
+    frozen: jax.Array | None = None,
+    metrics_fn: Callable[[jax.Array], dict[str, jax.Array]] | None = None,
+    distill: tuple[jax.Array, jax.Array, Any] | None = None,
+) -> tuple[jax.Array, dict[str, jax.Array], jax.Array]:
+    """Minimise the logistic loss L(W) on the samples ``data`` of the task with signal
+    ``mu``, from ``W0`` (2, m, d), by ``cfg.steps`` full-batch updates.  With ``mu = None``
+    ``data.xi`` (n, P, d) holds the full inputs (real images: ``simtransfer.config.digits``).
+
+    Args:
+      frozen: optional (2, m) bool mask of filters that receive no update.
+      metrics_fn: extra metrics of W recorded at every logged step.
+      distill: optional ``(f_teacher (n,), lam_i (n,), tau)``: train on
+        ``nn.model.distill_loss`` instead of the logistic loss (the logged ``loss`` stays the
+        logistic label loss).
+
+    Returns:
+      (W_T, curves, diverged_at): the final filters, a dict of arrays with leading axis
+      ``len(cfg.log_steps)``, and the first step whose loss was not finite (-1 if none).
+    """
+    opt = make_optimizer(cfg.optimizer, eta)
+    keep = None if frozen is None else (~frozen)[..., None].astype(W0.dtype)
+    if distill is None:
+        grad_fn = jax.value_and_grad(lambda W: logistic_loss(W, data.xi, data.y_signal, data.y, mu, act))
+    else:
+        grad_fn = jax.value_and_grad(lambda W: distill_loss(W, data.xi, data.y_signal, data.y, mu, act, *distill))
+    return gd_loop(grad_fn, W0, opt, cfg, lambda W: _metrics(W, data, mu, act, metrics_fn), keep)
+
+
+def gd_loop(grad_fn: Callable, params0: jax.Array, opt, cfg: Train, metrics: Callable, keep: jax.Array | None = None):
+    """``cfg.steps`` updates ``params <- optax update of grad_fn(params)`` under ``lax.scan``
+    (one segment of ``cfg.log_every`` steps per logged step), shared by the dense filters
+    (``train``) and the gram coefficients (``gram``).
+
+    ``grad_fn(params) -> (loss, grad)``; ``keep`` (broadcastable to params) zeroes the
+    gradient and the update of frozen rows; ``metrics(params)`` is recorded at step 0 and
+    at every logged step.  Returns (params_T, curves, diverged_at): the first step whose
+    loss was not finite, or ``cfg.steps`` if only the final params are non-finite, else -1.
+    """
+
+    def step(t, carry):
+        P, opt_state, bad_at = carry
+        loss, g = grad_fn(P)
+        if keep is not None:
+            g = g * keep
+        updates, opt_state = opt.update(g, opt_state, P)
+        if keep is not None:
+            updates = updates * keep  # also stops weight decay of frozen rows
+        bad_at = jnp.where((bad_at < 0) & ~jnp.isfinite(loss), t, bad_at)
+        return optax.apply_updates(P, updates), opt_state, bad_at
+
+    def segment(n_steps):
+        def run(carry, t0):
+            carry = jax.lax.fori_loop(t0, t0 + n_steps, step, carry)
+            return carry, metrics(carry[0])
+
+        return run
+
+    carry: Any = (params0, opt.init(params0), jnp.asarray(-1, jnp.int32))
+    parts = [jax.tree.map(lambda v: v[None], metrics(params0))]
+    n_full, rem = divmod(cfg.steps, cfg.log_every)
+    if n_full:
+        starts = jnp.arange(n_full, dtype=jnp.int32) * cfg.log_every
+        carry, logged = jax.lax.scan(segment(cfg.log_every), carry, starts)
+        parts.append(logged)
+    if rem:
+        carry, last = segment(rem)(carry, jnp.asarray(n_full * cfg.log_every, jnp.int32))
+        parts.append(jax.tree.map(lambda v: v[None], last))
+    curves = jax.tree.map(lambda *v: jnp.concatenate(v), *parts)
+    P, _, bad_at = carry
+    # A non-finite final P (e.g. overflow without a non-finite loss) also counts.
+    bad_at = jnp.where((bad_at < 0) & ~jnp.all(jnp.isfinite(P)), cfg.steps, bad_at)
+    return P, curves, bad_at

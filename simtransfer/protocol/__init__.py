@@ -1,0 +1,20 @@
+"""The transfer protocol (docs/design.md section 4), written once against a backend interface.
+
+* ``transfer``: upstream -> inheritance -> transfer and scratch -> evaluation -> outputs;
+* ``inherit``: the inheritance policies and the distillation weights;
+* ``outputs``: SCALARS, CURVES and their assembly;
+* ``interface``: what a backend provides (``Backend``);
+* ``registry``: the backends by (``task.data``, ``backend``); ``make_trial``, ``make_trial_state``.
+"""
+
+from .inherit import distill_mask, inheritance
+from .interface import Backend, Evaluation
+from .outputs import CURVE_METRICS, CURVES, SCALARS, assemble_outputs, theta_of
+from .registry import backend_for, make_trial, make_trial_state, register
+from .transfer import run_trial, transfer_trial
+
+__all__ = [
+    "Backend", "CURVES", "CURVE_METRICS", "Evaluation", "SCALARS", "assemble_outputs", "backend_for",
+    "distill_mask", "inheritance", "make_trial", "make_trial_state", "register", "run_trial", "theta_of",
+    "transfer_trial",
+]  # fmt: skip

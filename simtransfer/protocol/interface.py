@@ -1,0 +1,103 @@
+"""The backend interface: what the transfer protocol (``protocol.transfer``) asks of a way of
+representing the data and the filters (docs/design.md sections 4-5).
+
+A backend is built once per static experiment (``Backend(exp)``, which may refuse a
+configuration with ``ConfigError``) and then serves every seed.  Its ``sample`` returns
+the seed's *data*: an object of the backend's own type holding the training sets (or the
+basis), the keys and the Monte-Carlo draws; every other method receives it back.
+Filters are whatever array the backend trains (dense: (2, m, d) weights; gram: (2, m, K)
+basis coefficients).  ``stage`` is ``"upstream"`` or ``"downstream"``.
+
+To add a backend or a data source: write one module under ``simtransfer/backends/``
+with a subclass of :class:`Backend` decorated by ``@register(data, backend)``
+(``protocol.registry``), and add the name to ``config.checks.DATA`` / ``BACKENDS``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+
+from ..config import Experiment
+from ..nn.model import Activation
+from theory.exact import ExactError
+
+__all__ = ["Backend", "Evaluation"]
+
+
+class Evaluation(NamedTuple):
+    """Step 5's results: exact errors (``ExactError``; upstream scalar, downstream (3,) for
+    zero-shot, transfer, scratch), empirical errors (same shapes), and outputs that the
+    backend computes its own way (e.g. ``emp_gain`` from error counts)."""
+
+    exact_up: ExactError
+    emp_up: jax.Array
+    exact_dn: ExactError
+    emp_dn: jax.Array
+    extra: dict[str, jax.Array]
+
+
+class Backend:
+    """Interface of a backend; see the module docstring.  Subclasses implement every method."""
+
+    def __init__(self, exp: Experiment) -> None:
+        self.exp = exp
+
+    def sample(self, key_data: jax.Array, th: dict[str, jax.Array]) -> Any:
+        """The seed's data from its raw key: training sets or basis, keys (``pol`` for the
+        inheritance policy), Monte-Carlo draws.  ``th``: the traced scalars (float32)."""
+        raise NotImplementedError
+
+    def init_filters(self, data: Any, th: dict[str, jax.Array]) -> tuple[jax.Array, jax.Array]:
+        """(upstream initial filters (2, m_up, .), fresh downstream filters (2, m, .)),
+        w ~ N(0, sigma_0^2 I)."""
+        raise NotImplementedError
+
+    def train_stage(self, data: Any, stage: str, W0: jax.Array, act: Activation, th: dict[str, jax.Array],
+                    frozen: jax.Array | None = None, distill: tuple | None = None) -> tuple[jax.Array, dict, jax.Array]:
+        """One GD stage from ``W0`` through ``nn.train.gd_loop``: (W_T, curves, diverged_at)
+        as ``nn.train.train`` returns them; ``frozen`` (2, m) bool, ``distill`` as there."""
+        raise NotImplementedError
+
+    def finish_curves(self, data: Any, stage: str, curves: dict, act: Activation, th: dict[str, jax.Array]) -> dict:
+        """The logged curves in their final form (``protocol.outputs.CURVE_METRICS``);
+        downstream curves carry a leading axis of 2 (transfer, scratch)."""
+        raise NotImplementedError
+
+    def inheritable(self, data: Any, W_up: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """(trained upstream filters in the downstream's representation, unit direction of
+        the universal signal u in it, for the ``top_signal`` policy)."""
+        raise NotImplementedError
+
+    def teacher(self, data: Any, W_up: jax.Array, act: Activation) -> tuple[jax.Array, jax.Array]:
+        """(upstream outputs f_t (n_T,) on the target training inputs, their observed labels)."""
+        raise NotImplementedError
+
+    def features(self, data: Any, W_up: jax.Array, act: Activation) -> tuple[dict, dict] | None:
+        """Estimator features of the upstream model: ({"target": phi_T, "source": phi_S},
+        {"target": y_T, "source": y_S}), phi (n, 2 m_up) (``nn.estimators``); None if the
+        scores have no meaning for this data (then they are NaN)."""
+        raise NotImplementedError
+
+    def evaluate(self, data: Any, W_up: jax.Array, models: jax.Array, act: Activation,
+                 th: dict[str, jax.Array]) -> Evaluation:
+        """Exact and empirical test errors of the upstream model (on the source task) and of
+        ``models`` (3, ...): zero-shot, transfer and scratch (on the target task)."""
+        raise NotImplementedError
+
+    def state(self, data: Any, common: dict[str, Any]) -> dict[str, Any]:
+        """The trial state (``make_trial_state``) from the protocol's arrays ``common``
+        (``up0, up, fresh, transfer0, transfer, scratch, inherited, source_index, frozen,
+        f_teacher, distill_weight, diverged_at, features``)."""
+        raise NotImplementedError
+
+    def target_moments(self, state: dict[str, Any], th: dict[str, jax.Array]) -> dict[str, tuple[jax.Array, jax.Array]]:
+        """For ``experiments.measure``: (signal pre-activations <w, mu_T> (2, m), noise
+        covariance sigma_p^2 W (I - Pi) W^T (2m, 2m)) of the models ``init`` (transfer at
+        initialisation), ``tr`` (trained transfer) and ``sc`` (scratch) of a trial state."""
+        raise NotImplementedError
+
+
+#: A trial: ``trial(key_data, theta) -> outputs`` (or the state).
+Trial = Callable[[jax.Array, dict], dict]

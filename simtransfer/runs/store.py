@@ -1,0 +1,172 @@
+"""A sweep on disk: its manifest (``DIR/sweep.json``), its chunks (``DIR/chunks``), and the
+assembly of the chunks into one ``xarray.Dataset`` (``load_sweep``; see ``runs.sweep``)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ..config import ConfigError, Experiment, from_dict, static_part
+from ..protocol import CURVES
+from .io import atomic_write
+from .result import ResultsError
+from .run import package_version
+
+__all__ = ["load_sweep", "plan_chunks", "sweep_manifest", "check_or_write_manifest", "load_chunk", "write_npz", "assemble"]
+
+
+def plan_chunks(exp: Experiment, grid: dict[str, list], chunk_points: int):
+    """Points (with their configs) grouped by static part, then cut into chunks."""
+    names = list(grid)
+    points = []
+    for idx in itertools.product(*(range(len(grid[n])) for n in names)):
+        vals = {n: grid[n][i] for n, i in zip(names, idx)}
+        try:
+            cfg = exp.set(**vals)
+        except ConfigError as e:
+            raise ConfigError(f"grid point {vals}: {e}") from None
+        points.append((idx, cfg))
+    groups: dict[Experiment, list] = {}
+    for idx, cfg in points:
+        groups.setdefault(static_part(cfg), []).append((idx, cfg))
+    chunks = []
+    for static, pts in groups.items():
+        for i in range(0, len(pts), chunk_points):
+            chunks.append((static, pts[i : i + chunk_points]))
+    return chunks
+
+
+def sweep_manifest(exp: Experiment, grid: dict[str, list], seeds: int, key: int, chunk_points: int) -> dict[str, Any]:
+    return {
+        "config": exp.to_toml(),
+        "grid": grid,
+        "seeds": seeds,
+        "key": key,
+        "chunk_points": chunk_points,
+        "version": package_version(),
+    }
+
+
+def write_npz(fh, arrays):
+    np.savez(fh, **arrays)
+
+
+def load_chunk(path: str) -> dict[str, np.ndarray]:
+    import zipfile
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        raise ResultsError(f"{path}: corrupt chunk file ({e}); delete it to recompute that chunk") from None
+
+
+def check_or_write_manifest(out: str | os.PathLike, manifest: dict[str, Any]) -> None:
+    path = os.path.join(out, "sweep.json")
+    if os.path.exists(path):
+        try:
+            with open(path) as fh:
+                prev = json.load(fh)
+        except json.JSONDecodeError as e:
+            raise ResultsError(f"{path}: corrupt sweep manifest ({e})") from None
+        keys = ("config", "grid", "seeds", "key", "chunk_points")
+        if any(prev.get(k) != json.loads(json.dumps(manifest[k])) for k in keys):
+            diff = [k for k in keys if prev.get(k) != json.loads(json.dumps(manifest[k]))]
+            raise ResultsError(
+                f"{out}: holds a sweep of another configuration (differs in: {', '.join(diff)}); "
+                "refusing to mix results: choose another --out or delete it"
+            )
+        return
+    os.makedirs(out, exist_ok=True)
+    atomic_write(path, json.dumps(manifest, indent=1).encode())
+
+
+def load_sweep(out: str | os.PathLike) -> xr.Dataset:
+    """Assemble the dataset of a finished sweep directory (every chunk must be there)."""
+    path = os.path.join(out, "sweep.json")
+    try:
+        with open(path) as fh:
+            man = json.load(fh)
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: missing (not a sweep directory)") from None
+    except json.JSONDecodeError as e:
+        raise ResultsError(f"{path}: corrupt sweep manifest ({e})") from None
+    import tomllib
+
+    exp = from_dict(tomllib.loads(man["config"]), source=path)
+    grid = {k: list(v) for k, v in man["grid"].items()}
+    chunks = plan_chunks(exp, grid, man["chunk_points"])
+    results = {}
+    for c in range(len(chunks)):
+        p = os.path.join(out, "chunks", f"chunk-{c:05d}.npz")
+        if not os.path.exists(p):
+            raise ResultsError(f"{p}: missing; the sweep is unfinished (rerun it to complete)")
+        results[c] = load_chunk(p)
+    return assemble(exp, grid, man["seeds"], man["key"], chunks, results)
+
+
+def assemble(exp, grid, seeds, key, chunks, results) -> xr.Dataset:
+    names = list(grid)
+    shape = tuple(len(grid[n]) for n in names)
+    # A sweep over steps gives curves of different lengths: pad the shorter with NaN (with
+    # a fixed log_every their logged steps are a prefix of the longest run's).
+    tail = {k: max((r[k].shape[2:] for r in results.values()), key=lambda s: s[-1] if s else 0) for k in results[min(results)]}
+    arrays = {k: np.full(shape + (seeds,) + tail[k], np.nan if v.dtype.kind == "f" else 0, v.dtype)
+              for k, v in results[min(results)].items()}  # fmt: skip
+    point_cfg: dict[tuple, Experiment] = {}
+    longest = {"upstream": exp.upstream, "downstream": exp.downstream}
+    for c, (_, pts) in enumerate(chunks):
+        for i, (idx, cfg) in enumerate(pts):
+            point_cfg[idx] = cfg
+            for st in longest:
+                if getattr(cfg, st).steps > longest[st].steps:
+                    longest[st] = getattr(cfg, st)
+            for k, v in results[c].items():
+                arrays[k][idx + (slice(None),) + tuple(slice(0, n) for n in v.shape[2:])] = v[i]
+    dims = names + ["seed"]
+    data_vars: dict[str, Any] = {}
+    for k, v in arrays.items():
+        if k in CURVES:
+            stage = "upstream" if k.startswith("curve_upstream") else "downstream"
+            data_vars[k] = (dims + [f"step_{stage}"], v)
+        else:
+            data_vars[k] = (dims, v)
+    coords: dict[str, Any] = {n: grid[n] for n in names}
+    coords["seed"] = np.arange(seeds)
+    for stage, cfg_stage in longest.items():
+        coords[f"step_{stage}"] = np.asarray(cfg_stage.log_steps)
+    ds = xr.Dataset(data_vars, coords=coords)
+    for name, val in _theory_predictions(point_cfg, names, shape).items():
+        ds[name] = (names, val)
+    ds.attrs.update(
+        config=exp.to_toml(),
+        grid=json.dumps(grid),
+        seeds=seeds,
+        key=key,
+        version=package_version(),
+    )
+    return ds
+
+
+def _theory_predictions(point_cfg: dict[tuple, Experiment], names: list[str], shape: tuple) -> dict[str, np.ndarray]:
+    """Configuration-only predictions of every hypothesis of ``theory.predict`` at every point:
+    ``theory_<hypothesis>_{err_transfer,err_scratch,gain,sign}``.  The theory speaks of the
+    synthetic data only: points with ``task.data = "digits"`` get NaN (no variable at all
+    when every point is a digits point)."""
+    import theory
+
+    fields = {"pred_err_transfer": "err_transfer", "pred_err_scratch": "err_scratch", "pred_gain": "gain", "sign": "sign"}
+    out: dict[str, np.ndarray] = {}
+    for idx, cfg in point_cfg.items():
+        if cfg.task.data != "synthetic":
+            continue
+        for hyp, pred in theory.predict(cfg).items():
+            tag = "".join(c if c.isalnum() else "_" for c in hyp)
+            for attr, short in fields.items():
+                out.setdefault(f"theory_{tag}_{short}", np.full(shape, np.nan))[idx] = float(getattr(pred, attr))
+    return out

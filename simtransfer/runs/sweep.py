@@ -1,0 +1,151 @@
+"""Parameter sweeps: the Cartesian product of a grid, S paired seeds per point, resumable.
+
+Points whose configs differ only in traced fields (``config.TRACED_FIELDS``: signal
+norms, sigma_p, eta, alpha, s, ...) share one compiled call over the flat (point, seed)
+axis (a vmap, or on CPU a per-device scan: ``runs.devices.map_trials``); points that change shapes (d, n, m, P, steps ...) are grouped so each
+distinct static configuration compiles once.  Seed i uses the same key at every point
+(common random numbers: differences between points are paired).
+
+With ``out=DIR`` every chunk of points is saved as it finishes (temporary file, then
+rename) under ``DIR/chunks``; ``DIR/sweep.json`` records the config, grid, seeds, key
+and version, and a rerun of the same sweep skips finished chunks, giving a dataset
+identical to an uninterrupted run.  A ``DIR`` written by another sweep is refused.
+
+Multi-host (``jax.distributed.initialize()`` first): process p computes the chunks
+c with ``c % process_count == p`` and writes only those; any process (or a later
+``load_sweep(DIR)``) assembles the dataset once every chunk is on disk.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import os
+import time
+from dataclasses import fields
+from typing import Any, Callable, Mapping, Sequence
+
+import jax
+import numpy as np
+import xarray as xr
+
+from ..config import ConfigError, Experiment, from_dict, resolve_field, static_part
+from ..protocol import CURVES, SCALARS, make_trial, theta_of
+from .devices import batched_call, default_micro_batch, map_trials
+from .io import atomic_write
+from .run import seed_keys
+from .store import assemble, plan_chunks, check_or_write_manifest, load_chunk, load_sweep, sweep_manifest, write_npz
+
+__all__ = ["sweep", "load_sweep", "TRACE_COUNT"]
+
+#: Number of times a sweep's batched trial has been traced (a test asserts one per shape group).
+TRACE_COUNT = [0]
+
+
+def _canonical_grid(exp: Experiment, grid: Mapping[str, Sequence]) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for k, vals in grid.items():
+        name = resolve_field(k)
+        if name in out:
+            raise ConfigError(f"grid: {k} given twice")
+        vals = list(vals)
+        if not vals:
+            raise ConfigError(f"grid: {name} has no values")
+        if len(set(map(repr, vals))) != len(vals):
+            raise ConfigError(f"grid: {name} repeats a value")
+        out[name] = vals
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_points(static_exp: Experiment, micro: int) -> Callable:
+    one = make_trial(static_exp)
+    trial = map_trials(lambda kt: one(*kt), micro)
+
+    def fn(keys_theta):
+        TRACE_COUNT[0] += 1  # runs at trace time only
+        return trial(keys_theta)
+
+    return jax.jit(fn)
+
+
+def _run_chunk(static: Experiment, pts: list, keys: np.ndarray, batch_trials: int) -> dict[str, np.ndarray]:
+    S = keys.shape[0]
+    thetas = [theta_of(cfg) for _, cfg in pts]
+    theta = {k: np.repeat(np.stack([np.asarray(t[k]) for t in thetas]), S) for k in thetas[0]}
+    flat_keys = np.tile(keys, (len(pts), 1))
+    out = batched_call(_compiled_points(static, default_micro_batch()), (flat_keys, theta), batch=batch_trials)
+    return {k: v.reshape((len(pts), S) + v.shape[1:]) for k, v in out.items()}
+
+
+def sweep(
+    exp: Experiment,
+    grid: Mapping[str, Sequence],
+    seeds: int = 32,
+    key: int = 0,
+    *,
+    out: str | os.PathLike | None = None,
+    quiet: bool = False,
+    chunk_trials: int = 256,
+) -> xr.Dataset:
+    """Run every point of the Cartesian product of ``grid`` at ``seeds`` paired seeds.
+
+    Args:
+      grid: dotted field (or alias) -> list of values, e.g.
+        ``{"n_source": [10, 40, 160], "task.a": [0.5, 1.0]}``.
+      chunk_trials: trials (points x seeds) per saved chunk and per compiled call; every
+        chunk of a shape group is padded to the same size, so each group compiles once.
+
+    Returns:
+      ``xarray.Dataset`` with one dimension per grid field (in grid order) plus ``seed``
+      (and ``step_upstream``/``step_downstream`` for curves), every per-seed quantity of
+      ``Result`` as a variable, the theory's predictions per point (``theory_*``) and the
+      config, grid, seeds, key and package version in ``attrs``.
+    """
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ConfigError(f"seeds: must be a positive integer, got {seeds!r}")
+    grid = _canonical_grid(exp, grid)
+    chunk_points = max(1, chunk_trials // seeds)
+    chunks = plan_chunks(exp, grid, chunk_points)
+    manifest = sweep_manifest(exp, grid, seeds, key, chunk_points)
+    keys = seed_keys(key, seeds)
+    chunk_dir = None
+    if out is not None:
+        chunk_dir = os.path.join(out, "chunks")
+        check_or_write_manifest(out, manifest)
+        os.makedirs(chunk_dir, exist_ok=True)
+    nproc, me = jax.process_count(), jax.process_index()
+    results: dict[int, dict[str, np.ndarray]] = {}
+    todo = [c for c in range(len(chunks)) if c % nproc == me]
+    bar = None
+    if not quiet:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(todo), unit="chunk", desc="sweep", dynamic_ncols=True)
+    t0, done_seeds = time.perf_counter(), 0
+    try:
+        for c in todo:
+            path = None if chunk_dir is None else os.path.join(chunk_dir, f"chunk-{c:05d}.npz")
+            if path is not None and os.path.exists(path):
+                results[c] = load_chunk(path)
+            else:
+                static, pts = chunks[c]
+                results[c] = _run_chunk(static, pts, keys, chunk_points * seeds)
+                if path is not None:
+                    atomic_write(path, functools.partial(write_npz, arrays=results[c]))
+                done_seeds += len(pts) * seeds
+            if bar is not None:
+                rate = done_seeds / max(time.perf_counter() - t0, 1e-9)
+                bar.set_postfix_str(f"{rate:.1f} seeds/s")
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    if nproc > 1:
+        if out is None:
+            raise ConfigError("sweep: a multi-host sweep needs out=DIR (processes share chunks through it)")
+        return load_sweep(out)  # raises until every process has written its chunks
+    return assemble(exp, grid, seeds, key, chunks, results)
+
+
