@@ -11,5 +11,6 @@ FIGURES = (
     "distillation",
     "estimators",
     "digits",
+    "asymptotics",
     "theory_vs_sim",
 )
