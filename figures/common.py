@@ -114,8 +114,7 @@ def setup() -> None:
 
 
 #: Configuration-only predictions by the tag ``simtransfer.runs.sweep`` gives them
-#: (``theory_<tag>_*``); H4 is not in ``theory.predict`` (so not in the sweeps' variables)
-#: and is evaluated here from each point's configuration.
+#: (``theory_<tag>_*``), evaluated here from each point's configuration, with its domain.
 HYPOTHESES = {
     "H1": theory.h1,
     "H1_default_lambda": lambda c: theory.h1(c, "default"),
@@ -123,6 +122,7 @@ HYPOTHESES = {
     "H2": theory.h2,
     "H3": theory.h3,
     "H4": theory.h4,
+    "H5": theory.h5,
 }
 
 

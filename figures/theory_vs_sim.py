@@ -1,19 +1,23 @@
 """Figure 6: the theory's predictions against the simulation, over every grid point of
 figures 1-4 (read from their datasets in ``<out_dir>/data/``; a missing one is made first).
 
-(a) scratch test error: the calibrated law (THEORY.md section 1) at SNR2(n_T, mu_T) against
+(a) scratch test error: the calibrated law (docs/theory.md section 1) at SNR2(n_T, mu_T) against
 the measured error, every scratch model of figures 1-4;
 (b) transfer test error predicted by the configuration-only hypotheses (H1 with the default
-lambda, the empirical corrected H1 and H4 drawn; the table also has H1 with lambda = inf,
-H2 and H3) against the measured one, every point with alpha > 0 of figures 2-4;
+lambda, H4 and H5 drawn; the table also has H1 with lambda = inf, the corrected H1, H2 and
+H3) against the measured one, every point with alpha > 0 of figures 2-4;
 (c) the transfer gain, predicted against measured.
+
+Every prediction carries its validity domain (docs/theory.md section 5): points outside a
+hypothesis' domain are drawn as grey crosses, not in its colour, and its legend and the
+table give its scores on the in-domain points (the count of flagged points beside them).
 
 Measured values are means over paired seeds with s.e. error bars; points that appear in
 several figures (same configuration, same seeds) are counted once.  The legends give R^2
 about the identity line (1 - sum (measured - predicted)^2 / sum (measured - mean)^2) and,
 for the gain, the sign agreement on the cells whose measured gain is significant
 (|gain| > 2 s.e.), with the trivial predictors' agreement on the same cells for reference
-(THEORY.md warns that "transfer always helps" is right in most s = +1 cells).
+(docs/theory.md section 3 warns that "transfer always helps" is right in most s = +1 cells).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ HYPS = [
     ("H2", "H2", "^"),
     ("H3", "H3", "D"),
     ("H4", "H4", "P"),
+    ("H5", "H5", "X"),
 ]
 TRIVIAL = [("always_helps", "always helps"), ("sign_of_s", "sign of $s$")]
 
@@ -81,11 +86,11 @@ def collect(sources: dict[str, xr.Dataset]) -> xr.Dataset:
                     r[v], r[f"{v}_se"] = float(m[idx]), float(s[idx])
                 for v in th:
                     r[v] = float(sub[v].isel(at).values)
-                for tag in ("H4",):  # not in theory.predict, so not among the sweeps' theory_* variables
-                    if f"theory_{tag}_sign" not in th:
-                        pr = C.predict(exp, tag)
-                        r.update({f"theory_{tag}_err_transfer": pr.pred_err_transfer, f"theory_{tag}_err_scratch":
-                                  pr.pred_err_scratch, f"theory_{tag}_gain": pr.pred_gain, f"theory_{tag}_sign": pr.sign})  # fmt: skip
+                for tag, _, _ in HYPS:  # from the configuration: every hypothesis with its domain
+                    pr = C.predict(exp, tag)
+                    r.update({f"theory_{tag}_err_transfer": pr.pred_err_transfer, f"theory_{tag}_err_scratch":
+                              pr.pred_err_scratch, f"theory_{tag}_gain": pr.pred_gain, f"theory_{tag}_sign": pr.sign,
+                              f"theory_{tag}_in_domain": float(pr.in_domain)})  # fmt: skip
                 rows[key] = r
     names = sorted({k for r in rows.values() for k in r})
     data = {k: ("point", [r.get(k, np.nan) for r in rows.values()]) for k in names}
@@ -103,10 +108,24 @@ def r2(meas, pred) -> float:
     return float(1 - np.sum((meas[ok] - pred[ok]) ** 2) / ss_tot) if ss_tot > 0 else float("nan")
 
 
+def in_domain(pts: xr.Dataset, tag: str) -> np.ndarray:
+    """Points in hypothesis ``tag``'s domain (all points for a predictor without one)."""
+    v = f"theory_{tag}_in_domain"
+    return pts[v].values > 0.5 if v in pts else np.ones(pts.sizes["point"], bool)
+
+
+def rmse(meas, pred) -> float:
+    """Root-mean-square of measured - predicted over the finite pairs (nan if none)."""
+    d = np.asarray(meas, float) - np.asarray(pred, float)
+    d = d[np.isfinite(d)]
+    return float(np.sqrt(np.mean(d**2))) if d.size else float("nan")
+
+
 def sign_stats(pts: xr.Dataset, tag: str) -> tuple[float, float, int]:
-    """Sign agreement and balanced accuracy on the significant cells (|gain| > 2 s.e.)."""
+    """Sign agreement and balanced accuracy on the significant cells (|gain| > 2 s.e.) in the
+    hypothesis' domain."""
     g, se = pts["gain"].values, pts["gain_se"].values
-    sig = (pts["k"].values > 0) & (np.abs(g) > 2 * se)
+    sig = (pts["k"].values > 0) & (np.abs(g) > 2 * se) & in_domain(pts, tag)
     if not sig.any():
         return float("nan"), float("nan"), 0
     truth = np.sign(g[sig])
@@ -142,10 +161,13 @@ def stats(pts: xr.Dataset) -> dict:
                        "rmse": float(np.sqrt(np.nanmean((sc["err_scratch"] - sc["theory_H1_err_scratch"]) ** 2)))}}  # fmt: skip
     for tag, _, _ in HYPS:
         agree, bal, n = sign_stats(tr, tag)
-        out[tag] = {"r2_err_transfer": r2(tr["err_transfer"], tr[f"theory_{tag}_err_transfer"]),
-                    "rmse_err_transfer": float(np.sqrt(np.nanmean((tr["err_transfer"] - tr[f"theory_{tag}_err_transfer"]) ** 2))),
-                    "r2_gain": r2(tr["gain"], tr[f"theory_{tag}_gain"]), "sign_agreement": agree,
-                    "balanced_accuracy": bal, "n_significant": n}  # fmt: skip
+        ind = in_domain(tr, tag)
+        t_in = tr.isel(point=np.flatnonzero(ind))
+        out[tag] = {"r2_err_transfer": r2(t_in["err_transfer"], t_in[f"theory_{tag}_err_transfer"]),
+                    "rmse_err_transfer": rmse(t_in["err_transfer"], t_in[f"theory_{tag}_err_transfer"]),
+                    "r2_gain": r2(t_in["gain"], t_in[f"theory_{tag}_gain"]), "sign_agreement": agree,
+                    "balanced_accuracy": bal, "n_significant": n, "n_in_domain": int(ind.sum()),
+                    "n_out_of_domain": int((~ind).sum())}  # fmt: skip
     for tag, _ in TRIVIAL:
         agree, bal, n = sign_stats(tr, tag)
         out[tag] = {"sign_agreement": agree, "balanced_accuracy": bal, "n_significant": n}
@@ -160,7 +182,7 @@ def compute(config=None, quick: bool = False, out_dir="figures"):
 
 
 #: The hypotheses drawn in the scatter panels (all of them are in the table).
-DRAWN = ("H1_default_lambda", "H1_corrected", "H4")
+DRAWN = ("H1_default_lambda", "H4", "H5")
 
 
 def plot(pts: xr.Dataset, out_dir):
@@ -192,15 +214,22 @@ def plot(pts: xr.Dataset, out_dir):
     hcols = C.line_colors(len(drawn), "viridis")
     for ax, var, title in ((axs[1], "err_transfer", "(b) transfer error"), (axs[2], "gain", "(c) transfer gain")):
         vals = [tr[var].values]
+        flagged = False
         for (tag, lab, mk), col in zip(drawn, hcols):
             x = tr[f"theory_{tag}_{var}"].values
             vals.append(x)
             s = st[tag]
+            ind = in_domain(tr, tag)
             lab2 = f"{lab}: $R^2$ = {s['r2_' + var]:.2f}"
             if var == "gain":
                 lab2 += f", sign {100 * s['sign_agreement']:.0f}%"
-            ax.errorbar(x, tr[var].values, yerr=tr[f"{var}_se"].values, color=col, marker=mk, linestyle="none",
-                        markersize=4.5, alpha=0.9, markerfacecolor="none", label=lab2)  # fmt: skip
+            lab2 += f" ({s['n_in_domain']} in domain)"
+            ax.errorbar(x[ind], tr[var].values[ind], yerr=tr[f"{var}_se"].values[ind], color=col, marker=mk,
+                        linestyle="none", markersize=4.5, alpha=0.9, markerfacecolor="none", label=lab2)  # fmt: skip
+            if (~ind).any():
+                ax.plot(x[~ind], tr[var].values[~ind], color="0.55", marker="x", linestyle="none", markersize=4,
+                        alpha=0.7, label=None if flagged else "out of the hypothesis' domain (flagged)")  # fmt: skip
+                flagged = True
         lo = float(np.nanmin([np.nanmin(v) for v in vals]))
         hi = float(np.nanmax([np.nanmax(v) for v in vals]))
         ax.plot([lo, hi], [lo, hi], color="k", linewidth=1, label="identity")
@@ -215,17 +244,19 @@ def plot(pts: xr.Dataset, out_dir):
     # table: every hypothesis and the trivial predictors
     ax = fig.add_subplot(gs[1, :])
     ax.axis("off")
-    n_sig = st["H1"]["n_significant"]
-    head = ["prediction (configuration only)", "$R^2$ transfer error", "RMSE transfer error", "$R^2$ gain",
-            f"sign agreement ({n_sig} cells, |gain| > 2 s.e.)", "balanced accuracy"]  # fmt: skip
+    n_sig = st["always_helps"]["n_significant"]
+    head = ["prediction (configuration only)", "points in / out of domain", "$R^2$ transfer error",
+            "RMSE transfer error", "$R^2$ gain", f"sign agreement (significant cells in domain, of {n_sig})",
+            "balanced accuracy"]  # fmt: skip
     rows = []
     for tag, lab, _ in HYPS:
         s = st[tag]
-        rows.append([lab, f"{s['r2_err_transfer']:.2f}", f"{s['rmse_err_transfer']:.3f}", f"{s['r2_gain']:.2f}",
-                     f"{100 * s['sign_agreement']:.0f}%", f"{100 * s['balanced_accuracy']:.0f}%"])  # fmt: skip
+        rows.append([lab, f"{s['n_in_domain']} / {s['n_out_of_domain']}", f"{s['r2_err_transfer']:.2f}",
+                     f"{s['rmse_err_transfer']:.3f}", f"{s['r2_gain']:.2f}",
+                     f"{100 * s['sign_agreement']:.0f}% ({s['n_significant']})", f"{100 * s['balanced_accuracy']:.0f}%"])  # fmt: skip
     for tag, lab in TRIVIAL:
         s = st[tag]
-        rows.append([f"trivial: {lab}", "-", "-", "-", f"{100 * s['sign_agreement']:.0f}%",
+        rows.append([f"trivial: {lab}", "-", "-", "-", "-", f"{100 * s['sign_agreement']:.0f}% ({s['n_significant']})",
                      f"{100 * s['balanced_accuracy']:.0f}%"])  # fmt: skip
     tab = ax.table(cellText=rows, colLabels=head, loc="center", cellLoc="center")
     tab.auto_set_font_size(False)

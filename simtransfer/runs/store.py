@@ -155,12 +155,14 @@ def assemble(exp, grid, seeds, key, chunks, results) -> xr.Dataset:
 
 def _theory_predictions(point_cfg: dict[tuple, Experiment], names: list[str], shape: tuple) -> dict[str, np.ndarray]:
     """Configuration-only predictions of every hypothesis of ``theory.predict`` at every point:
-    ``theory_<hypothesis>_{err_transfer,err_scratch,gain,sign}``.  The theory speaks of the
-    synthetic data only: points with ``task.data = "digits"`` get NaN (no variable at all
-    when every point is a digits point)."""
+    ``theory_<hypothesis>_{err_transfer,err_scratch,gain,sign,in_domain}`` (``in_domain`` 1 or
+    0: whether the point lies in the hypothesis' validity domain, docs/theory.md section 5).
+    The theory speaks of the synthetic data only: points with ``task.data = "digits"`` get
+    NaN (no variable at all when every point is a digits point)."""
     import theory
 
-    fields = {"pred_err_transfer": "err_transfer", "pred_err_scratch": "err_scratch", "pred_gain": "gain", "sign": "sign"}
+    fields = {"pred_err_transfer": "err_transfer", "pred_err_scratch": "err_scratch", "pred_gain": "gain", "sign": "sign",
+              "in_domain": "in_domain"}
     out: dict[str, np.ndarray] = {}
     for idx, cfg in point_cfg.items():
         if cfg.task.data != "synthetic":

@@ -1,17 +1,18 @@
 """``simtransfer check``: how well does each transfer hypothesis predict the sign of the gain?
 
-THEORY.md section 3 asks for a grid the theory was not tuned on, built around the
+docs/theory.md section 10: a grid the theory was not tuned on, built around the
 transfer-beats-scratch boundary, on which every hypothesis of ``theory.predict`` (from
 the configuration alone), the plug-in versions (fed with quantities measured *before
 fine-tuning*), H4 and the trivial predictors are scored side by side:
 
 * balanced accuracy of the predicted sign of ``gain = err_scratch - err_transfer`` on the
-  *significant* cells (``|mean gain| > 2 s.e.``, paired over seeds), overall and for s > 0;
+  *significant* cells (``|mean gain| > 2 s.e.``, paired over seeds), overall and for s > 0,
+  with a 95% bootstrap interval;
 * R^2 and RMSE of the predicted transfer error against the measured one (every cell);
 * the worst cells (wrong sign, largest |t|).
 
-Rows: the configuration-only hypotheses (every entry of ``theory.predict``, and H4,
-:func:`theory.h4`), their plug-in versions and the trivial predictors ("sign of s",
+Rows: the configuration-only hypotheses (every entry of ``theory.predict``: H1-H5), their
+plug-in versions, the baseline "err_transfer = predicted scratch error" and the trivial predictors ("sign of s",
 "transfer always helps").  The plug-ins use only what is available *before fine-tuning*:
 lambda = the inherited filters' noise output s.d. (at initialisation of the transfer model)
 over the scratch model's (:func:`theory.lambda_measured`, median over the first
@@ -19,11 +20,17 @@ over the scratch model's (:func:`theory.lambda_measured`, median over the first
 units (:func:`theory.snr_of_error`), and H3's G from the upstream and scratch models'
 signal learning.  The fine-tuned transfer model itself is never an input.
 
-The check grid (:data:`CHECK_BLOCKS`, 68 cells, root seed :data:`CHECK_KEY`) varies a, b_T,
-alpha, n_S (40, 160, 640), sigma_p, d (1000, 2000) and the budgets eta_up T_up, eta_down T_down
-(through the traced learning rates, T = 300), mostly with s = +1 near the crossover, plus
-anti-aligned (s = -1, -0.5) and uncorrelated (s = 0; a = 0) cells.  H4's constants are
-fitted on :data:`CALIBRATION_BLOCKS` (other points, root seed :data:`CALIBRATION_KEY`).
+The check grid (:data:`CHECK_BLOCKS`, 149 cells, root seed :data:`CHECK_KEY`), one block per
+*family*: the four of issue 3 (n_S = 40, 160, 640, d = 2000: a, b_T, alpha, sigma_p and the
+budgets, mostly with s = +1 near the crossover, plus anti-aligned and uncorrelated cells) and
+eleven added by issue 13 around the boundary (P = 3, label noise, m = 20, m_up = 15, frozen,
+top_signal, random, rescale, d = 4000, sigma_0, T_down = 600 with small eta), plus two families
+no theory models (momentum GD, leaky ReLU), which must come out flagged.  Every score is
+given over the in-domain and the out-of-domain cells separately (each prediction's
+``in_domain``, docs/theory.md section 5), and per family (``score.family_table``) beside the
+baseline.  H4's constants are fitted on :data:`CALIBRATION_BLOCKS` (other points, root seed
+:data:`CALIBRATION_KEY`), H5's on the grid of ``scripts/calibrate_families.py`` (root seed
+31337); neither shares a cell with the check.
 
 Errors are the exact conditional errors (``eval.n_test = 0``).  Every block of the grid is
 run by :func:`simtransfer.runs.sweep.sweep` (traced fields batched, one compilation per shape,
@@ -38,7 +45,8 @@ Command line::
 
 from .grid import BASE, CALIBRATION_BLOCKS, CALIBRATION_KEY, CHECK_BLOCKS, CHECK_KEY, QUICK_BLOCKS, Block, run_blocks
 from .main import calibrate_h4, check, main
-from .score import balanced_accuracy, format_table, hypotheses, score
+from .cells import BASELINE, FAMILY_ROWS, hypotheses
+from .score import balanced_accuracy, bootstrap_interval, family_table, format_table, score
 
 __all__ = [
     "Block",
@@ -47,6 +55,10 @@ __all__ = [
     "QUICK_BLOCKS",
     "BASE",
     "balanced_accuracy",
+    "bootstrap_interval",
+    "family_table",
+    "BASELINE",
+    "FAMILY_ROWS",
     "score",
     "hypotheses",
     "run_blocks",

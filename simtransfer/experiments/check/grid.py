@@ -16,7 +16,7 @@ from ...runs.io import atomic_write
 from ...runs.sweep import sweep
 from ..measure import measure
 
-#: Overrides of ``Experiment()`` shared by every cell (the prototype's setting of THEORY.md
+#: Overrides of ``Experiment()`` shared by every cell (the prototype's setting of docs/theory.md
 #: section 3, with T_up = T_down = 300: budgets are varied through the traced learning rates).
 BASE: dict[str, Any] = {
     "backend": "gram",  # exact in distribution and ~4x faster than dense at d = 1000 on CPU
@@ -43,11 +43,12 @@ class Block:
 
 
 def _g(**kw: Sequence[Any]) -> dict[str, list]:
-    alias = {"alpha": "transfer.alpha", "eta_up": "upstream.eta", "eta_down": "downstream.eta"}
+    alias = {"alpha": "transfer.alpha", "eta_up": "upstream.eta", "eta_down": "downstream.eta",
+             "rescale": "transfer.rescale", "sigma_0": "model.sigma_0"}
     return {alias.get(k, k if "." in k else f"task.{k}"): list(v) for k, v in kw.items()}
 
 
-# -- the check grid (THEORY.md section 3: around the boundary, s > 0 mostly) -----------------
+# -- the check grid (docs/theory.md section 10: around the boundary, s > 0 mostly) -----------
 CHECK_BLOCKS: tuple[Block, ...] = (
     Block("nS160", {"n_source": 160}, (
         _g(a=[0.45, 0.65, 0.9], b_T=[1.5, 2.5], alpha=[0.3, 0.6, 1.0]),
@@ -62,6 +63,33 @@ CHECK_BLOCKS: tuple[Block, ...] = (
     )),
     Block("nS40", {"n_source": 40}, (_g(a=[0.5, 1.0], b_T=[2.0], alpha=[0.6, 1.0]),)),
     Block("d2000", {"n_source": 640, "task.d": 2000}, (_g(a=[0.5, 0.75], b_T=[2.5], alpha=[0.3, 1.0]),)),
+    Block("P3", {"n_source": 160, "task.P": 3}, (
+        _g(a=[0.7, 1.0], b_T=[2.2], alpha=[0.3, 0.6, 1.0]),
+        _g(a=[0.85], b_T=[2.7], alpha=[0.6, 1.0]),
+    )),
+    Block("label_flip", {"n_source": 160}, (_g(label_flip=[0.05, 0.15], a=[0.5, 0.75], b_T=[2.0], alpha=[0.3, 1.0]),)),
+    Block("m20", {"n_source": 160, "model.m": 20}, (_g(a=[0.5, 0.75], b_T=[2.0], alpha=[0.3, 0.6, 1.0]),)),
+    Block("m_up15", {"n_source": 160, "model.m_up": 15}, (_g(a=[0.5, 0.75], b_T=[2.0], alpha=[0.4, 0.7, 1.0]),)),
+    Block("frozen", {"n_source": 160, "transfer.freeze_inherited": True}, (
+        _g(a=[0.55, 0.75, 1.0], b_T=[2.0], alpha=[0.2, 0.5, 0.8]),
+    )),
+    Block("top_signal", {"n_source": 640, "transfer.policy": "top_signal"}, (
+        _g(a=[0.4, 0.6], b_T=[2.0], alpha=[0.3, 0.6, 1.0]),
+    )),
+    Block("random", {"n_source": 160, "transfer.policy": "random"}, (_g(a=[0.55, 0.8], b_T=[2.0], alpha=[0.4, 0.8]),)),
+    Block("rescale", {"n_source": 160}, (_g(rescale=[0.7, 1.5], a=[0.6, 0.9], b_T=[2.0], alpha=[0.6, 1.0]),)),
+    Block("d4000", {"n_source": 640, "task.d": 4000}, (_g(a=[0.5, 0.7, 0.9], b_T=[2.4], alpha=[0.3, 1.0]),)),
+    Block("sigma_0", {"n_source": 160}, (_g(sigma_0=[0.005, 0.02], a=[0.6], b_T=[2.0], alpha=[0.6, 1.0]),)),
+    Block("T600", {"n_source": 160, "downstream.steps": 600, "downstream.log_every": 600}, (
+        _g(eta_down=[0.1, 0.25], a=[0.5, 0.7], b_T=[2.0], alpha=[0.3, 1.0]),
+    )),
+    # out of every theory's domain (momentum GD, leaky ReLU): scored apart, to show they are flagged
+    Block("momentum", {"n_source": 160, "upstream.optimizer": "momentum", "downstream.optimizer": "momentum"}, (
+        _g(a=[0.6, 0.9], b_T=[2.0], alpha=[0.5, 1.0], eta_up=[0.05], eta_down=[0.05]),
+    )),
+    Block("leaky_relu", {"n_source": 160, "model.activation": "leaky_relu"}, (
+        _g(a=[0.6, 0.9], b_T=[2.0], alpha=[0.5, 1.0]),
+    )),
 )  # fmt: skip
 
 # -- the calibration grid of H4 (other points, other seeds key; never scored) ----------------

@@ -14,7 +14,9 @@ import numpy as np
 from ...runs.io import atomic_write
 from .grid import BASE, CALIBRATION_BLOCKS, CALIBRATION_KEY, CHECK_BLOCKS, CHECK_KEY, DEFAULT_CACHE, MEASURE_SEEDS, \
     QUICK_BLOCKS, Block, run_blocks
-from .score import _cell, format_table, hypotheses, score
+from .cells import FAMILY_ROWS, hypotheses
+from .cells import cell_summary as _cell
+from .score import family_table, format_table, score
 
 def _blocks_meta(blocks: Sequence[Block]) -> list[dict[str, Any]]:
     return [{"name": b.name, "static": dict(b.static), "grids": [dict(g) for g in b.grids]} for b in blocks]
@@ -36,8 +38,9 @@ def check(
     verbose: bool = True,
 ) -> dict[str, Any]:
     """Run the check grid (:data:`CHECK_BLOCKS`; :data:`QUICK_BLOCKS` at <= 4 seeds if ``quick``),
-    score every hypothesis (:func:`score`), print the table and return it as a dict
-    ``{"rows", "cells", "meta"}``, also written as JSON to ``out`` if given.  Results are
+    score every hypothesis (:func:`score`: over all, in-domain and out-of-domain cells) and
+    every family (:func:`family_table`), print the tables and return them as a dict
+    ``{"rows", "families", "cells", "meta"}``, also written as JSON to ``out`` if given.  Results are
     cached under ``cache_dir`` (None: no cache), so a rerun only re-scores."""
     blocks = QUICK_BLOCKS if quick else CHECK_BLOCKS
     seeds = min(seeds, 4) if quick else seeds
@@ -46,13 +49,17 @@ def check(
     cells = [_cell(r) for r in records]
     preds = [hypotheses(r["cfg"], c) for r, c in zip(records, cells)]
     rows = score(cells, preds)
+    families = family_table(cells, preds, FAMILY_ROWS)
     for c, p in zip(cells, preds):
-        c["pred"] = {n: {"sign": int(v.sign), "err_transfer": float(v.pred_err_transfer)} for n, (_, v) in p.items()}
+        c["pred"] = {n: {"sign": int(v.sign), "err_transfer": float(v.pred_err_transfer), "err_scratch":
+                         float(v.pred_err_scratch), "gain": float(v.pred_gain), "in_domain": bool(v.in_domain),
+                         "outside": list(v.outside)} for n, (_, v) in p.items()}  # fmt: skip
     seconds = time.perf_counter() - t0
     import theory
 
     table = {
         "rows": rows,
+        "families": families,
         "cells": cells,
         "meta": {
             "seeds": seeds, "key": key, "quick": quick, "seconds": round(seconds, 1),
@@ -63,13 +70,16 @@ def check(
                         "theory.snr_of_error(mean zero-shot error over all seeds); G (H3) = upstream signal "
                         "on mu_T / scratch-learned signal on mu_T (coefficient curves)",
             "h4_constants": theory.load_h4().get("kappa"),
+            "h5_constants": {k: theory.load_h5()[k] for k in ("law", "kappa")},
+            "bootstrap": "95% percentile interval of the balanced accuracy over 2000 resamples of the significant cells",
+            "in_domain": "per hypothesis: theory.Prediction.in_domain (docs/theory.md section 5)",
             "base": BASE, "blocks": _blocks_meta(blocks),
         },
     }  # fmt: skip
     if out is not None:
         _write_json(out, table)
     if verbose:
-        print(format_table(rows))
+        print(format_table(rows, families))
         print(f"({len(cells)} cells x {seeds} seeds, {seconds:.0f} s{'; table written to ' + out if out else ''})")
     return table
 
