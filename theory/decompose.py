@@ -1,4 +1,4 @@
-r"""Exact signal-noise decomposition of trained filters (DESIGN.md section 5, THEORY.md section 2).
+r"""Exact signal-noise decomposition of trained filters (docs/design.md section 5, docs/theory.md section 2).
 
 Gradient descent only ever adds multiples of training patches to a filter, so
 
@@ -10,7 +10,7 @@ holds exactly: ``gamma`` is signal learning, ``rho`` noise memorisation.  Given
 e_k = (u, v_S, v_T, xi_1, ..., xi_N) / norms, i.e. solving the normal equations
 ``G c = E (w - w0)`` with the Gram matrix ``G = E E^T`` (hand-written Cholesky
 :func:`theory.linalg.psd_cholesky` and triangular solves in plain ``jnp`` ops, since LAPACK
-calls have hung XLA:CPU inside vmapped jits, DESIGN.md section 7), then rescaling:
+calls have hung XLA:CPU inside vmapped jits, docs/design.md section 7), then rescaling:
 ``gamma_z = ||z|| c_z`` and ``rho_i = ||xi_i|| c_i``.
 
 Convention for a signal of norm 0 (e.g. ``a = 0``): ``z / ||z||^2`` is undefined, so

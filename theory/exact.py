@@ -1,4 +1,4 @@
-"""Exact conditional test error given the weights (THEORY.md section 2).
+"""Exact conditional test error given the weights (docs/theory.md section 2).
 
 For a fresh point with label y, its signal patch contributes the deterministic
 pre-activations ``y <w_{j,r}, mu>`` and each of its P - 1 noise patches contributes
@@ -106,7 +106,7 @@ def exact_errors(
 
 
 def activation_fn(kind: str = "relu", leak=0.1, q=3.0) -> Callable[[jax.Array], jax.Array]:
-    """The filter nonlinearity by name (DESIGN.md section 2): ``relu``, ``leaky_relu`` (slope
+    """The filter nonlinearity by name (docs/design.md section 2): ``relu``, ``leaky_relu`` (slope
     ``leak`` below 0) or ``relu_q`` = max(z, 0)^q; the same functions as the simulator's."""
     if kind == "relu":
         return jax.nn.relu
@@ -140,7 +140,7 @@ def test_error_given_weights(
     r"""Exact conditional test error of filters ``W`` (2, m, d) on the task with signal ``mu``.
 
     The fresh point's signal patch gives the pre-activations ``y <w_{j,r}, mu>``; its P - 1
-    noise patches give independent ``z ~ N(0, sigma_p^2 W (I - Pi) W^T)`` (THEORY.md
+    noise patches give independent ``z ~ N(0, sigma_p^2 W (I - Pi) W^T)`` (docs/theory.md
     section 2), integrated by Monte Carlo with ``draws`` standard-normal draws from ``key``.
     Returns ``(err, se)``, ``se`` the Monte-Carlo standard error (no test-set noise).
     """
