@@ -92,8 +92,10 @@ def blocks() -> list[tuple[str, dict, list[dict]]]:
     tr.append(("tr-Tup1000", {"n_source": 160, "upstream.steps": 1000, "upstream.log_every": 1000}, [
         {"task.a": [0.42, 0.62], "task.b_T": [1.7], "transfer.alpha": [0.3, 1.0], "upstream.eta": [0.1, 0.5]}]))
     tr.append(("tr-m20", {"n_source": 160, "model.m": 20}, [{"task.a": a3, "task.b_T": [1.7], "transfer.alpha": al3}]))
-    tr.append(("tr-m5", {"n_source": 160, "model.m": 5}, [{"task.a": a3, "task.b_T": [1.7], "transfer.alpha": [0.4, 0.6, 1.0]}]))
-    tr.append(("tr-mup20", {"n_source": 160, "model.m_up": 20}, [{"task.a": a3, "task.b_T": [1.7], "transfer.alpha": al3}]))
+    tr.append(("tr-m5", {"n_source": 160, "model.m": 5}, [
+        {"task.a": a3, "task.b_T": [1.7], "transfer.alpha": [0.4, 0.6, 1.0]}]))
+    tr.append(("tr-mup20", {"n_source": 160, "model.m_up": 20}, [
+        {"task.a": a3, "task.b_T": [1.7], "transfer.alpha": al3}]))
     tr.append(("tr-freeze", {"n_source": 160, "transfer.freeze_inherited": True}, [
         {"task.a": a3, "task.b_T": [1.7], "transfer.alpha": al3}]))
     tr.append(("tr-top", {"n_source": 160, "transfer.policy": "top_signal"}, [
@@ -115,7 +117,8 @@ def _tag(*objs) -> str:
 
 def cell_record(name: str, static: dict, values: dict, pt) -> dict:
     """Seed means of one swept point (diverged seeds dropped) and its overrides."""
-    ok = ~(np.asarray(pt["diverged_upstream"]) | np.asarray(pt["diverged_transfer"]) | np.asarray(pt["diverged_scratch"]))
+    div = [np.asarray(pt[f"diverged_{s}"]) for s in ("upstream", "transfer", "scratch")]
+    ok = ~(div[0] | div[1] | div[2])
     S = int(ok.sum())
     rec = {"block": name, "values": values, "seeds": S}
     for k in ("err_transfer", "err_scratch", "err_zeroshot", "gain"):

@@ -57,7 +57,8 @@ def _scratch_points(fam, cal_path="theory/calibration.json"):
     calibration's points."""
     pts, seen = [], set()
     for c, st in zip(fam["cells"], _settings(fam)):
-        key = (st.b_T, st.s * st.a, st.d, st.n_T, st.m, st.P, st.sigma_0, st.eta_down, st.T_down, st.label_flip, st.sigma_p)
+        key = (st.b_T, st.s * st.a, st.d, st.n_T, st.m, st.P, st.sigma_0, st.eta_down, st.T_down, st.label_flip,
+               st.sigma_p)  # what the scratch model depends on
         if key in seen:
             continue
         seen.add(key)
@@ -91,7 +92,7 @@ def fit(fam) -> dict:
     by_beta = {float(b): rmse_beta(b) for b in betas}
     beta = min(by_beta, key=by_beta.get)
     consts["law"]["beta"] = beta
-    pred_sc = np.array([H5.law_error(H5.parts(pts[i][0], consts)["snr_scratch"], p[i], consts) for i in range(len(pts))])
+    pred_sc = np.array([H5.law_error(H5.parts(pt[0], consts)["snr_scratch"], pi, consts) for pt, pi in zip(pts, p)])
     by_block = {}
     for (_, _, _, blk), e, q in zip(pts, err, pred_sc):
         by_block.setdefault(blk, []).append(q - e)
@@ -107,7 +108,8 @@ def fit(fam) -> dict:
             continue
         r_tr = H5.law_snr(c["err_transfer"], st.label_flip, consts) * pr["snr_scratch"] / r_sc_meas
         kap = (r_tr * math.hypot(pr["N_inh"], pr["N_learn"]) - pr["S_inh"]) / pr["S_learn"]
-        rows.append((st.k / st.m, kap, pr["S_learn"] / math.hypot(pr["N_inh"], pr["N_learn"]), c["block"], st.m * (st.P - 1)))
+        w = pr["S_learn"] / math.hypot(pr["N_inh"], pr["N_learn"])
+        rows.append((st.k / st.m, kap, w, c["block"], st.m * (st.P - 1)))
     f = np.array([x[0] for x in rows])
     kap = np.array([x[1] for x in rows])
     w = np.array([x[2] for x in rows])  # d SNR / d kappa: residuals in SNR units
@@ -128,7 +130,8 @@ def fit(fam) -> dict:
             "law": {"names": law.names, "estimate": law.estimate, "ci95_boot": law.ci95_boot, "rmse": law.rmse,
                     "n": law.n, "weights": law.extra.get("weights")},
             "beta": {"rmse_by_beta": {str(b): round(v, 5) for b, v in by_beta.items()}, "n": int(noisy.sum())},
-            "scratch_bias_by_block": {b: {"n": len(v), "mean": float(np.mean(v)), "rmse": float(np.sqrt(np.mean(np.square(v))))}
+            "scratch_bias_by_block": {b: {"n": len(v), "mean": float(np.mean(v)),
+                                          "rmse": float(np.sqrt(np.mean(np.square(v))))}
                                       for b, v in by_block.items()},
             "kappa": {"by_q": by_q, "n": len(rows), "measured_by_m_alpha": kap_by_m},
         },

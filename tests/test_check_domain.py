@@ -48,14 +48,15 @@ def test_check_grid_shares_no_cell_and_no_seed_with_the_calibration_grids():
     fam = json.loads((ROOT / "theory" / "families.json").read_text())
     from simtransfer import Experiment
 
-    h5cal = {Experiment().set(**{**fam["base"], **fam["static"][c["block"]], **c["values"]}).set(**{"eval.curve_draws": 64})
+    h5cal = {Experiment().set(**{**fam["base"], **fam["static"][c["block"]], **c["values"], "eval.curve_draws": 64})
              .to_toml() for c in fam["cells"]}  # fmt: skip
     assert not check & h4cal and not check & h5cal
     assert len({CHECK_KEY, CALIBRATION_KEY, fam["key"], 0}) == 4
 
 
 def _pred(sign, err, in_domain=True, gain=0.0):
-    return theory.Prediction("h", err, math.nan, gain, sign, in_domain=in_domain, outside=() if in_domain else ("x=1 (r)",))
+    out = () if in_domain else ("x=1 (r)",)
+    return theory.Prediction("h", err, math.nan, gain, sign, in_domain=in_domain, outside=out)
 
 
 def test_in_and_out_of_domain_scored_apart_and_per_family():
@@ -110,5 +111,5 @@ def test_sweeps_carry_every_prediction_and_its_domain():
             got = ds[f"theory_{tag}_in_domain"].isel({"transfer.alpha": i, "task.P": 0}).item()
             assert got == float(pred.in_domain), name
             if math.isfinite(pred.pred_err_transfer):
-                assert ds[f"theory_{tag}_err_transfer"].isel({"transfer.alpha": i, "task.P": 0}).item() == pytest.approx(
-                    pred.pred_err_transfer, rel=1e-12)  # fmt: skip
+                got_err = ds[f"theory_{tag}_err_transfer"].isel({"transfer.alpha": i, "task.P": 0}).item()
+                assert got_err == pytest.approx(pred.pred_err_transfer, rel=1e-12)

@@ -71,7 +71,8 @@ def test_numeric_ranges_and_upstream_only_fields():
 def test_h5_domain_is_what_the_calibration_grid_spans():
     dom = load_domains()["h5"]
     fam = json.loads((ROOT / "theory" / "families.json").read_text())
-    sts = [setting_of(Experiment().set(**{**fam["base"], **fam["static"][c["block"]], **c["values"]})) for c in fam["cells"]]
+    sts = [setting_of(Experiment().set(**{**fam["base"], **fam["static"][c["block"]], **c["values"]}))
+           for c in fam["cells"]]  # fmt: skip
     for f, (lo, hi) in dom.ranges.items():
         pool = [s for s, c in zip(sts, fam["cells"]) if f not in dom.upstream_only or c["block"].startswith("tr-")]
         vals = [QUANTITIES[f](s) if f in QUANTITIES else float(getattr(s, f)) for s in pool]
@@ -97,7 +98,8 @@ def test_h5_derived_extensions():
     p0 = parts(s, CONSTS)
     # rescale multiplies the inherited signal and noise alike (ReLU is positively homogeneous)
     p2 = parts(setting_of(s, rescale=2.0), CONSTS)
-    assert p2["S_inh"] == pytest.approx(2 * p0["S_inh"], rel=1e-12) and p2["lam"] == pytest.approx(2 * p0["lam"], rel=1e-12)
+    assert p2["S_inh"] == pytest.approx(2 * p0["S_inh"], rel=1e-12)
+    assert p2["lam"] == pytest.approx(2 * p0["lam"], rel=1e-12)
     # frozen at alpha = 1, the transfer model is the zero-shot model: SNR = S_inh / N_inh
     pf = parts(setting_of(s, alpha=1.0, freeze=True), CONSTS)
     assert pf["snr_transfer"] == pytest.approx(pf["S_inh"] / pf["N_inh"], rel=1e-12)
@@ -114,7 +116,8 @@ def test_h5_derived_extensions():
     # initialisation noise: a larger sigma_0 lowers the scratch SNR at fixed SNR2
     assert parts(setting_of(s, sigma_0=0.03), CONSTS)["snr_scratch"] < p0["snr_scratch"]
     g = group(10, 10, 20, 3.0, 0.5, 300, s)
-    assert g.gamma / g.rho == pytest.approx(20 * 3.0 / (2 * 1000), rel=1e-12)  # gamma / rho = n ||mu||^2 / (2 sigma_p^2 d)
+    # gamma / rho = n ||mu||^2 / (2 sigma_p^2 d)
+    assert g.gamma / g.rho == pytest.approx(20 * 3.0 / (2 * 1000), rel=1e-12)
 
 
 def test_h5_constants_are_listed_with_their_provenance():

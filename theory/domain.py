@@ -90,12 +90,14 @@ class Domain:
             v = float(_value(c, f))
             tol = 1e-9 * max(1.0, abs(lo), abs(hi))
             if not (math.isfinite(v) and lo - tol <= v <= hi + tol):
-                out.append(f"{CONFIG_NAMES.get(f, f)}={_fmt(v)} (outside [{_fmt(lo)}, {_fmt(hi)}] validated for {self.name})")
+                rng = f"[{_fmt(lo)}, {_fmt(hi)}]"
+                out.append(f"{CONFIG_NAMES.get(f, f)}={_fmt(v)} (outside {rng} validated for {self.name})")
         return tuple(out)
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "assumed": {k: list(v) for k, v in self.assumed.items()},
-                "ranges": {k: list(v) for k, v in self.ranges.items()}, "upstream_only": list(self.upstream_only)}  # fmt: skip
+                "ranges": {k: list(v) for k, v in self.ranges.items()},
+                "upstream_only": list(self.upstream_only)}  # fmt: skip
 
     @classmethod
     def from_dict(cls, name: str, d: Mapping[str, Any]) -> "Domain":

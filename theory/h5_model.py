@@ -179,7 +179,8 @@ def parts(cfg: Any, consts: Mapping[str, Any] | None = None) -> dict[str, float]
     snr_tr = num / den if den > 0 else 0.0
     snr_sc = sc.S / sc.N if sc.N > 0 else 0.0
     return {"S_sc": sc.S, "N_sc": sc.N, "S_inh": inh.S, "N_inh": inh.N, "S_learn": learn.S, "N_learn": learn.N,
-            "kappa": kap, "lam": inh.N / sc.N if sc.N > 0 else 0.0, "snr_transfer": snr_tr, "snr_scratch": snr_sc}  # fmt: skip
+            "kappa": kap, "lam": inh.N / sc.N if sc.N > 0 else 0.0, "snr_transfer": snr_tr,
+            "snr_scratch": snr_sc}  # fmt: skip
 
 
 def law_error(r: float, p: float, consts: Mapping[str, Any]) -> float:

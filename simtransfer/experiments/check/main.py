@@ -71,7 +71,8 @@ def check(
                         "on mu_T / scratch-learned signal on mu_T (coefficient curves)",
             "h4_constants": theory.load_h4().get("kappa"),
             "h5_constants": {k: theory.load_h5()[k] for k in ("law", "kappa")},
-            "bootstrap": "95% percentile interval of the balanced accuracy over 2000 resamples of the significant cells",
+            "bootstrap": "95% percentile interval of the balanced accuracy over 2000 resamples of the "
+                         "significant cells",
             "in_domain": "per hypothesis: theory.Prediction.in_domain (docs/theory.md section 5)",
             "base": BASE, "blocks": _blocks_meta(blocks),
         },

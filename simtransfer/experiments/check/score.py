@@ -72,7 +72,8 @@ def metrics(cells: Sequence[Mapping[str, Any]], preds: Sequence[Any], ci: bool =
     r2g, rmseg = _r2_rmse(pg, np.array([c["gain"] for c in cells], float))
     lo, hi = bootstrap_interval(true[sig], sign[sig]) if ci else (math.nan, math.nan)
     return {
-        "n_cells": len(cells), "n_sig": int(sig.sum()), "n_sig_s_pos": int((sig & spos).sum()), "n_sig_better": int((sig & (true > 0)).sum()),
+        "n_cells": len(cells), "n_sig": int(sig.sum()), "n_sig_s_pos": int((sig & spos).sum()),
+        "n_sig_better": int((sig & (true > 0)).sum()),
         "n_sig_worse": int((sig & (true < 0)).sum()),
         "bal_acc": balanced_accuracy(true[sig], sign[sig]), "bal_acc_ci95": [lo, hi],
         "bal_acc_s_pos": balanced_accuracy(true[sig & spos], sign[sig & spos]),
@@ -107,8 +108,9 @@ def score(cells: Sequence[Mapping[str, Any]], preds: Sequence[Mapping[str, tuple
         wrong = np.flatnonzero((np.abs(t) > 2) & (sign != true))
         wrong = sorted(wrong, key=lambda i: (not ps[i].in_domain, -abs(t[i])))[:worst]
         row["worst"] = [{"block": cells[i]["block"], "values": cells[i]["values"], "gain": cells[i]["gain"],
-                         "t": float(t[i]), "pred_sign": int(sign[i]), "pred_err_transfer": float(ps[i].pred_err_transfer),
-                         "err_transfer": cells[i]["err_transfer"], "in_domain": bool(ps[i].in_domain)} for i in wrong]  # fmt: skip
+                         "t": float(t[i]), "pred_sign": int(sign[i]),
+                         "pred_err_transfer": float(ps[i].pred_err_transfer), "err_transfer": cells[i]["err_transfer"],
+                         "in_domain": bool(ps[i].in_domain)} for i in wrong]  # fmt: skip
         rows.append(row)
     return rows
 
@@ -162,7 +164,8 @@ def format_table(rows: Sequence[Mapping[str, Any]], families: Sequence[Mapping[s
             continue
         for w in r["worst"]:
             vals = ", ".join(f"{_short(k)}={v:g}" for k, v in w["values"].items())
-            lines.append(f"  {r['hypothesis']:20s} {w['block']:10s} {vals:45s} gain {w['gain']:+.4f} (t {w['t']:+.1f}), "
+            lines.append(f"  {r['hypothesis']:20s} {w['block']:10s} {vals:45s} gain {w['gain']:+.4f} "
+                         f"(t {w['t']:+.1f}), "
                          f"predicted {w['pred_sign']:+d}{'' if w['in_domain'] else ' (out of domain)'}")  # fmt: skip
     if families:
         lines.append("per family, in-domain cells (balanced accuracy with 95% bootstrap interval):")
