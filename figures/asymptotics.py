@@ -13,7 +13,7 @@ Boundary: mean error = 0.25 (probit interpolated on a log grid of ||mu||); slope
 squares of log n (log d) on log ||mu*||.  Transfer (transfer_phase's setting scaled alike:
 b_S = 0, s = +1, alpha = 0.5, SNR2(n_T, b_T) = 0.32, n_T = sqrt(d / ln d) / 8, n_S = 2, 4, 8
 n_T): a* where the gain turns positive in a, and d log a* / d log n_S (a* hardly moves, so
-its inverse is unbounded), for H1 (lambda = inf; -1/4 as n_S/n_T -> inf) and H4 alike.
+its inverse is unbounded), and the same for H1 (lambda = inf; -1/4 as n_S/n_T -> inf), H4, H5.
 """
 
 from __future__ import annotations
