@@ -28,12 +28,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import jax  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from simtransfer import Experiment  # noqa: E402
+from simtransfer.runs.cache import enable_compilation_cache  # noqa: E402
 from simtransfer.runs.io import save_dataset  # noqa: E402
 from simtransfer.config import from_dict  # noqa: E402
 from simtransfer import sweep  # noqa: E402
@@ -103,14 +103,11 @@ def log(msg: str) -> None:
 
 
 def setup() -> None:
-    """Style, and JAX's persistent compilation cache (outside the checkout, as the tests;
-    ``SIMTRANSFER_JAX_CACHE`` overrides the directory, an empty value disables it), so that
+    """Style, and JAX's persistent compilation cache (``simtransfer.runs.cache``: under
+    ``SIMTRANSFER_CACHE_DIR`` or the user cache directory; ``none`` disables it), so that
     rerunning a figure skips XLA compilation."""
     style()
-    cache = os.environ.get("SIMTRANSFER_JAX_CACHE", os.path.expanduser("~/.cache/simtransfer/jax"))
-    if cache:
-        jax.config.update("jax_compilation_cache_dir", cache)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 2.0)
+    enable_compilation_cache()
 
 
 #: Configuration-only predictions by the tag ``simtransfer.runs.sweep`` gives them

@@ -60,9 +60,13 @@ from simtransfer.runs.run import DivergenceWarning as DivergenceWarning
 from simtransfer.runs.run import run as run
 from simtransfer.runs.sweep import load_sweep as load_sweep
 from simtransfer.runs.sweep import sweep as sweep
+from simtransfer.runs.distributed import DistributedError as DistributedError
+from simtransfer.runs.distributed import initialize as initialize_distributed
+from simtransfer.runs.memory import TrialTooLarge as TrialTooLarge
 
 __all__ = [
     "ConfigError",
+    "DistributedError",
     "DivergenceWarning",
     "Eval",
     "Experiment",
@@ -72,6 +76,8 @@ __all__ = [
     "Task",
     "Train",
     "Transfer",
+    "TrialTooLarge",
+    "initialize_distributed",
     "load_sweep",
     "load_toml",
     "run",

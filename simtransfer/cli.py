@@ -1,4 +1,4 @@
-"""Command line: ``python -m simtransfer run|sweep|check|bench ...``.
+"""Command line: ``python -m simtransfer run|sweep|check|bench|cache ...``.
 
 Bad input (a config field out of range, an unknown field, a corrupt or foreign results
 directory) prints one line naming the field or file and exits with status 2.
@@ -12,6 +12,9 @@ import sys
 import warnings
 
 from .config import ConfigError, Experiment, load_toml, parse_overrides, with_overrides
+from .runs import distributed
+from .runs.distributed import DistributedError
+from .runs.memory import TrialTooLarge
 from .runs.result import ResultsError
 
 __all__ = ["main"]
@@ -82,6 +85,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from .runs import cache
+
+    print(json.dumps(cache.clear() if args.clear else cache.info(), indent=1))
+    if args.clear:
+        print("cleared", file=sys.stderr)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m simtransfer", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -109,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", metavar="DIR", help="save chunks here; rerunning resumes")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
     sw.add_argument("--chunk-trials", type=int, default=256, help="trials per saved chunk")
+    distributed.add_arguments(sw)
     sw.set_defaults(func=_cmd_sweep)
 
     sub.add_parser("check", help="measure the theory's predictions on a grid (see: check --help)", add_help=False)
@@ -118,6 +131,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--part", choices=("all", "trial", "gram"), default="all",
                    help="trial: the default dense trial (seeds/s, GFLOP/s); gram: gram vs dense over d")  # fmt: skip
     b.set_defaults(func=_cmd_bench)
+
+    c = sub.add_parser("cache", help="show or empty the cache (compiled programs, check results)")
+    what = c.add_mutually_exclusive_group()
+    what.add_argument("--info", action="store_true", help="where it is and what it holds (default)")
+    what.add_argument("--clear", action="store_true", help="delete everything in it")
+    c.set_defaults(func=_cmd_cache)
     return p
 
 
@@ -128,15 +147,17 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             return check_main(argv[1:])
-        except (ConfigError, ResultsError) as e:
+        except (ConfigError, ResultsError, DistributedError, TrialTooLarge) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
     args = _parser().parse_args(argv)
     try:
         if getattr(args, "seeds", 1) < 1:
             raise ConfigError(f"--seeds: must be >= 1, got {args.seeds}")
+        if hasattr(args, "coordinator"):
+            distributed.initialize_from_args(args)
         return args.func(args)
-    except (ConfigError, ResultsError) as e:
+    except (ConfigError, ResultsError, DistributedError, TrialTooLarge) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

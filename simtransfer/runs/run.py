@@ -15,7 +15,9 @@ import numpy as np
 from ..config import Experiment, static_part
 from ..version import __version__
 from ..protocol import make_trial, theta_of
-from .devices import batched_call, default_micro_batch, map_trials
+from .cache import code_version, enable_compilation_cache
+from .devices import batched_call, default_micro_batch, local_mesh, map_trials
+from .memory import seeds_per_call
 from .result import STAGES, Result, ResultsError
 
 __all__ = ["run", "seed_keys", "compiled_trial", "DivergenceWarning", "package_version"]
@@ -68,9 +70,13 @@ def run(
 
     All seeds of a batch run under one ``jit``; with several local devices the seed axis
     is sharded over them, and each device vmaps or scans over its seeds
-    (:func:`default_micro_batch`).  ``batch`` bounds how many seeds run at once (memory).
-    With ``out``, a finished result for the same config, seeds and key is loaded from
-    there instead of recomputed; a directory holding another run is refused.
+    (:func:`default_micro_batch`).  ``batch`` bounds how many seeds run at once; by
+    default it is what fits in the device's free memory (:func:`runs.memory.seeds_per_call`),
+    so a run of any number of seeds streams through in batches.
+    With ``out``, a finished result for the same config, seeds, key and code version
+    (:func:`runs.cache.code_version`) is loaded from there instead of recomputed; a
+    directory holding another run, or one written by other code, is refused.
+    Compiled programs are kept in the persistent compilation cache (``runs.cache``).
     """
     if not isinstance(exp, Experiment):
         raise TypeError(f"run: expected an Experiment, got {type(exp).__name__}")
@@ -83,12 +89,25 @@ def run(
                 f"{out}: holds a run of another config/seeds/key ({prev.seeds} seeds, key {prev.key}); "
                 "choose another --out or delete it"
             )
+        if prev.meta.get("code_version") != code_version():
+            raise ResultsError(
+                f"{out}: written by another version of the code (code version {prev.meta.get('code_version')}, "
+                f"now {code_version()}); it is kept as it is (Result.load reads it): choose another --out, "
+                "or delete it to recompute"
+            )
         return prev
+    enable_compilation_cache()
     t0 = time.perf_counter()
-    fn = compiled_trial(static_part(exp))
+    static = static_part(exp)
+    micro = default_micro_batch()
+    if batch is None:
+        mesh = local_mesh()
+        batch = seeds_per_call(static, seeds, micro, 1 if mesh is None else mesh.size)
+    fn = compiled_trial(static)
     arrays = batched_call(fn, seed_keys(key, seeds), theta_of(exp), batch=batch)
     meta = {
         "version": package_version(),
+        "code_version": code_version(),
         "jax": jax.__version__,
         "devices": [str(d) for d in jax.local_devices()],
         "platform": platform.platform(),

@@ -13,11 +13,12 @@ import xarray as xr
 
 from ..config import ConfigError, Experiment, from_dict, static_part
 from ..protocol import CURVES
+from .cache import code_version
 from .io import atomic_write
 from .result import ResultsError
 from .run import package_version
 
-__all__ = ["load_sweep", "plan_chunks", "sweep_manifest", "check_or_write_manifest", "load_chunk", "write_npz", "assemble"]
+__all__ = ["load_sweep", "chunk_path", "plan_chunks", "sweep_manifest", "check_or_write_manifest", "load_chunk", "write_npz", "assemble"]
 
 
 def plan_chunks(exp: Experiment, grid: dict[str, list], chunk_points: int):
@@ -49,7 +50,13 @@ def sweep_manifest(exp: Experiment, grid: dict[str, list], seeds: int, key: int,
         "key": key,
         "chunk_points": chunk_points,
         "version": package_version(),
+        "code_version": code_version(),
     }
+
+
+def chunk_path(chunk_dir: str | os.PathLike, c: int) -> str:
+    """Where chunk ``c`` of a sweep is saved."""
+    return os.path.join(chunk_dir, f"chunk-{c:05d}.npz")
 
 
 def write_npz(fh, arrays):
@@ -74,9 +81,15 @@ def check_or_write_manifest(out: str | os.PathLike, manifest: dict[str, Any]) ->
                 prev = json.load(fh)
         except json.JSONDecodeError as e:
             raise ResultsError(f"{path}: corrupt sweep manifest ({e})") from None
-        keys = ("config", "grid", "seeds", "key", "chunk_points")
+        keys = ("config", "grid", "seeds", "key", "chunk_points", "code_version")
         if any(prev.get(k) != json.loads(json.dumps(manifest[k])) for k in keys):
             diff = [k for k in keys if prev.get(k) != json.loads(json.dumps(manifest[k]))]
+            if diff == ["code_version"]:
+                raise ResultsError(
+                    f"{out}: written by another version of the code (code version {prev.get('code_version')}, "
+                    f"now {manifest['code_version']}); its chunks are never mixed with new ones: choose another "
+                    "--out, or delete it to recompute"
+                )
             raise ResultsError(
                 f"{out}: holds a sweep of another configuration (differs in: {', '.join(diff)}); "
                 "refusing to mix results: choose another --out or delete it"
@@ -103,7 +116,7 @@ def load_sweep(out: str | os.PathLike) -> xr.Dataset:
     chunks = plan_chunks(exp, grid, man["chunk_points"])
     results = {}
     for c in range(len(chunks)):
-        p = os.path.join(out, "chunks", f"chunk-{c:05d}.npz")
+        p = chunk_path(os.path.join(out, "chunks"), c)
         if not os.path.exists(p):
             raise ResultsError(f"{p}: missing; the sweep is unfinished (rerun it to complete)")
         results[c] = load_chunk(p)

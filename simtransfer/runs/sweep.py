@@ -11,9 +11,12 @@ rename) under ``DIR/chunks``; ``DIR/sweep.json`` records the config, grid, seeds
 and version, and a rerun of the same sweep skips finished chunks, giving a dataset
 identical to an uninterrupted run.  A ``DIR`` written by another sweep is refused.
 
-Multi-host (``jax.distributed.initialize()`` first): process p computes the chunks
-c with ``c % process_count == p`` and writes only those; any process (or a later
-``load_sweep(DIR)``) assembles the dataset once every chunk is on disk.
+Several processes (``runs.distributed.initialize`` first, one process per host or
+several on one machine): process p computes the chunks c with ``c % process_count == p``
+and writes only those; the processes then wait for each other's chunks
+(``runs.distributed.wait_for_files``)
+and every one assembles the whole dataset from ``DIR`` (``load_sweep``), identical to a
+single-process run.
 """
 
 from __future__ import annotations
@@ -32,10 +35,13 @@ import xarray as xr
 
 from ..config import ConfigError, Experiment, from_dict, resolve_field, static_part
 from ..protocol import CURVES, SCALARS, make_trial, theta_of
-from .devices import batched_call, default_micro_batch, map_trials
+from .cache import enable_compilation_cache
+from .devices import batched_call, default_micro_batch, local_mesh, map_trials
+from .distributed import my_units, wait_for_files
 from .io import atomic_write
+from .memory import seeds_per_call
 from .run import seed_keys
-from .store import assemble, plan_chunks, check_or_write_manifest, load_chunk, load_sweep, sweep_manifest, write_npz
+from .store import assemble, chunk_path, plan_chunks, check_or_write_manifest, load_chunk, load_sweep, sweep_manifest, write_npz
 
 __all__ = ["sweep", "load_sweep", "TRACE_COUNT"]
 
@@ -75,7 +81,9 @@ def _run_chunk(static: Experiment, pts: list, keys: np.ndarray, batch_trials: in
     thetas = [theta_of(cfg) for _, cfg in pts]
     theta = {k: np.repeat(np.stack([np.asarray(t[k]) for t in thetas]), S) for k in thetas[0]}
     flat_keys = np.tile(keys, (len(pts), 1))
-    out = batched_call(_compiled_points(static, default_micro_batch()), (flat_keys, theta), batch=batch_trials)
+    micro, mesh = default_micro_batch(), local_mesh()
+    batch_trials = seeds_per_call(static, batch_trials, micro, 1 if mesh is None else mesh.size)
+    out = batched_call(_compiled_points(static, micro), (flat_keys, theta), batch=batch_trials)
     return {k: v.reshape((len(pts), S) + v.shape[1:]) for k, v in out.items()}
 
 
@@ -110,14 +118,17 @@ def sweep(
     chunks = plan_chunks(exp, grid, chunk_points)
     manifest = sweep_manifest(exp, grid, seeds, key, chunk_points)
     keys = seed_keys(key, seeds)
+    nproc = jax.process_count()
+    if nproc > 1 and out is None:
+        raise ConfigError("sweep: several processes need out=DIR on a shared file system (they exchange chunks through it)")
+    enable_compilation_cache()
     chunk_dir = None
     if out is not None:
         chunk_dir = os.path.join(out, "chunks")
         check_or_write_manifest(out, manifest)
         os.makedirs(chunk_dir, exist_ok=True)
-    nproc, me = jax.process_count(), jax.process_index()
     results: dict[int, dict[str, np.ndarray]] = {}
-    todo = [c for c in range(len(chunks)) if c % nproc == me]
+    todo = my_units(len(chunks))
     bar = None
     if not quiet:
         from tqdm.auto import tqdm
@@ -126,7 +137,7 @@ def sweep(
     t0, done_seeds = time.perf_counter(), 0
     try:
         for c in todo:
-            path = None if chunk_dir is None else os.path.join(chunk_dir, f"chunk-{c:05d}.npz")
+            path = None if chunk_dir is None else chunk_path(chunk_dir, c)
             if path is not None and os.path.exists(path):
                 results[c] = load_chunk(path)
             else:
@@ -142,10 +153,9 @@ def sweep(
     finally:
         if bar is not None:
             bar.close()
-    if nproc > 1:
-        if out is None:
-            raise ConfigError("sweep: a multi-host sweep needs out=DIR (processes share chunks through it)")
-        return load_sweep(out)  # raises until every process has written its chunks
+    if nproc > 1:  # wait until every process has written its chunks, then read them all
+        wait_for_files([chunk_path(chunk_dir, c) for c in range(len(chunks))], f"sweep {out}")
+        return load_sweep(out)
     return assemble(exp, grid, seeds, key, chunks, results)
 
 

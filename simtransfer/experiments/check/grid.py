@@ -12,7 +12,11 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from ...config import Experiment
+from ...runs.cache import cache_dir as _cache_dir
+from ...runs.cache import code_version
+from ...runs.distributed import is_multiprocess, my_units, wait_for_files
 from ...runs.io import atomic_write
+from ...runs.store import load_chunk
 from ...runs.sweep import sweep
 from ..measure import measure
 
@@ -29,7 +33,8 @@ BASE: dict[str, Any] = {
     "downstream.log_every": 300,
 }
 
-DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "simtransfer", "check")
+#: ``cache_dir`` default: the ``check`` folder under the cache root (``runs.cache``).
+DEFAULT_CACHE = "default"
 
 
 @dataclass(frozen=True)
@@ -127,8 +132,7 @@ def _tag(*objs: Any) -> str:
 
 def _cached_npz(path: str | None, compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     if path is not None and os.path.exists(path):
-        with np.load(path) as z:
-            return {k: z[k] for k in z.files}
+        return load_chunk(path)  # a corrupt file: a one-line ResultsError naming it
     arrays = compute()
     if path is not None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -159,20 +163,29 @@ def run_blocks(
     ``cfg`` (Experiment), ``block`` name, the sweep's per-seed arrays (``seeds``) and
     :data:`simtransfer.experiments.measure.MEASURES` of its first ``measure_seeds`` seeds."""
     n_meas = min(measure_seeds, seeds)
+    if cache_dir == DEFAULT_CACHE:
+        cache_dir = None if (d := _cache_dir("check")) is None else str(d)
     records = []
     for block in blocks:
         exp = _base_experiment(block.static)
         for grid in block.grids:
             out = None
-            if cache_dir is not None:
-                out = os.path.join(cache_dir, f"{block.name}-{_tag(exp.to_toml(), grid, seeds, key)}")
+            if cache_dir is not None:  # keyed on the code too: results of other code are never reused
+                out = os.path.join(cache_dir, f"{block.name}-{_tag(exp.to_toml(), grid, seeds, key, code_version())}")
             ds = sweep(exp, grid, seeds=seeds, key=key, out=out, quiet=quiet, chunk_trials=seeds)
             names = list(grid)
-            for flat, idx in enumerate(np.ndindex(*(len(grid[n]) for n in names))):
+            cells = list(enumerate(np.ndindex(*(len(grid[n]) for n in names))))
+            path_of = {flat: None if out is None else os.path.join(out, f"measure-{n_meas}", f"point-{flat:04d}.npz")
+                       for flat, _ in cells}  # fmt: skip
+            cfg_of = {flat: exp.set(**{n: grid[n][i] for n, i in zip(names, idx)}) for flat, idx in cells}
+            if is_multiprocess():  # as the sweep's chunks: each process measures its share, on disk
+                for flat in my_units(len(cells)):
+                    _cached_npz(path_of[flat], lambda cfg=cfg_of[flat]: {k: v[0] for k, v in measure([cfg], n_meas, key).items()})
+                wait_for_files([path_of[flat] for flat, _ in cells], f"check measurements {out}")
+            for flat, idx in cells:
                 vals = {n: grid[n][i] for n, i in zip(names, idx)}
-                cfg = exp.set(**vals)
-                path = None if out is None else os.path.join(out, f"measure-{n_meas}", f"point-{flat:04d}.npz")
-                meas = _cached_npz(path, lambda cfg=cfg: {k: v[0] for k, v in measure([cfg], n_meas, key).items()})
+                cfg = cfg_of[flat]
+                meas = _cached_npz(path_of[flat], lambda cfg=cfg: {k: v[0] for k, v in measure([cfg], n_meas, key).items()})
                 pt = ds.isel(dict(zip(names, idx)))
                 rec = {"cfg": cfg, "block": block.name, "values": vals}
                 rec.update({k: np.asarray(pt[k].values) for k in _SWEPT})

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ...runs import distributed
 from ...runs.io import atomic_write
 from .grid import BASE, CALIBRATION_BLOCKS, CALIBRATION_KEY, CHECK_BLOCKS, CHECK_KEY, DEFAULT_CACHE, MEASURE_SEEDS, \
     QUICK_BLOCKS, Block, run_blocks
@@ -143,11 +144,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help=f"root seed (default {CHECK_KEY}; {CALIBRATION_KEY} with --calibrate-h4)")  # fmt: skip
     p.add_argument("--quick", action="store_true", help="a tiny grid at <= 4 seeds (seconds; for tests)")
     p.add_argument("--out", metavar="FILE", help="write the table (or, with --calibrate-h4, the constants) as JSON")
-    p.add_argument("--cache-dir", default=DEFAULT_CACHE, help=f"results cache (default {DEFAULT_CACHE})")
+    p.add_argument("--cache-dir", default=DEFAULT_CACHE, help="results cache (default: the check folder under SIMTRANSFER_CACHE_DIR or the user cache directory)")
     p.add_argument("--no-cache", action="store_true", help="recompute everything, cache nothing")
     p.add_argument("--calibrate-h4", action="store_true", help="fit H4's kappa on the calibration grid")
     p.add_argument("--progress", action="store_true", help="progress bars")
+    distributed.add_arguments(p)
     args = p.parse_args(argv)
+    distributed.initialize_from_args(args)
     if args.seeds < 2:
         print(f"error: --seeds: need >= 2 for a standard error, got {args.seeds}", file=sys.stderr)
         return 2
