@@ -128,8 +128,9 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="benchmark the trial and print JSON")
     common(b)
     b.add_argument("--repeats", type=int, default=2)
-    b.add_argument("--part", choices=("all", "trial", "gram"), default="all",
-                   help="trial: the default dense trial (seeds/s, GFLOP/s); gram: gram vs dense over d")  # fmt: skip
+    b.add_argument("--part", choices=("all", "trial", "gram", "latency"), default="all",
+                   help="trial: the default dense trial (seeds/s, GFLOP/s); gram: gram vs dense over d; "
+                        "latency: compile and first-call times in new processes")  # fmt: skip
     b.set_defaults(func=_cmd_bench)
 
     c = sub.add_parser("cache", help="show or empty the cache (compiled programs, check results)")

@@ -1,7 +1,9 @@
 """Benchmarks: ``python -m simtransfer bench`` (or ``make bench``) prints one JSON object.
 
 * ``trial``: the default dense trial, seeds/s vmapped and looped, flops, GFLOP/s;
-* ``gram``: the gram backend against the dense one across the dimension d.
+* ``gram``: the gram backend against the dense one across the dimension d;
+* ``latency``: compilation as a user waits for it, in whole processes (cold, warm cache,
+  steady state, a sweep over shapes).
 
 ``python -m simtransfer.experiments.bench`` runs both.
 """
@@ -13,9 +15,10 @@ from typing import Any
 
 from ...config import Experiment
 from .gram import bench_gram
+from .latency import bench_latency
 from .trial import bench, matmul_gflops, trial_flops
 
-__all__ = ["bench", "bench_gram", "bench_all", "matmul_gflops", "trial_flops", "main"]
+__all__ = ["bench", "bench_gram", "bench_latency", "bench_all", "matmul_gflops", "trial_flops", "main"]
 
 
 def bench_all(exp: Experiment | None = None, part: str = "all", repeats: int = 2) -> dict[str, Any]:
@@ -26,6 +29,8 @@ def bench_all(exp: Experiment | None = None, part: str = "all", repeats: int = 2
         out["trial"] = bench(exp, repeats=repeats)
     if part in ("all", "gram"):
         out["gram"] = bench_gram(base=exp)
+    if part in ("all", "latency"):
+        out["latency"] = bench_latency()
     return out
 
 

@@ -1,0 +1,90 @@
+"""What a researcher waits for: compilation, in whole processes (``bench --part latency``).
+
+Each figure is measured in a fresh Python process (``python -c``), as a user meets it:
+
+- ``cold_first_call_s``: ``run(Experiment(), seeds=8)`` in a new process with the
+  persistent compilation cache off (``SIMTRANSFER_CACHE_DIR=none``): import, trace,
+  compile and run;
+- ``warm_first_call_s``: the same in a new process whose cache a previous process filled
+  (a fresh temporary cache root, filled first);
+- ``steady_s``: the next call in that process with a traced change (another
+  ``transfer.alpha``), which reuses the compiled program;
+- ``shape_sweep_<backend>_s``: a sweep over shapes, n_T in 5 values x T_down in 3 values
+  x 32 seeds, cache off, one per backend: every (n_T, T_down) is its own shape.
+
+The ratios asked of the latency goals (cold / steady, warm / cold) are computed from
+figures of the same bench run.  Whole-process times include Python and JAX start-up
+(``import_s`` gives that share alone).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from typing import Any
+
+__all__ = ["bench_latency", "SHAPE_SWEEP"]
+
+#: The shape sweep: 5 x 3 = 15 shapes, 32 seeds each.
+SHAPE_SWEEP = {"n_target": [10, 20, 30, 40, 60], "downstream.steps": [100, 200, 300]}
+
+_RUN = """
+import json, time
+t0 = time.perf_counter()
+import simtransfer
+simtransfer.use_cpu_devices()
+from simtransfer import Experiment, run
+t_import = time.perf_counter() - t0
+exp = Experiment()
+t1 = time.perf_counter(); run(exp, seeds=8, key=0); first = time.perf_counter() - t1
+t2 = time.perf_counter(); run(exp.set(**{"transfer.alpha": 0.3}), seeds=8, key=0); steady = time.perf_counter() - t2
+print(json.dumps({"import_s": t_import, "first_call_s": first, "steady_s": steady,
+                  "process_s": time.perf_counter() - t0}))
+"""
+
+_SWEEP = """
+import json, sys, time
+t0 = time.perf_counter()
+import simtransfer
+simtransfer.use_cpu_devices()
+from simtransfer import Experiment, sweep
+t1 = time.perf_counter()
+ds = sweep(Experiment().set(backend=sys.argv[2]), json.loads(sys.argv[1]), seeds=32, quiet=True)
+print(json.dumps({"sweep_s": time.perf_counter() - t1, "process_s": time.perf_counter() - t0}))
+"""
+
+
+def _python(code: str, *args: str, cache: str | None) -> dict[str, Any]:
+    env = dict(os.environ)
+    env["SIMTRANSFER_CACHE_DIR"] = "none" if cache is None else cache
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    p = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=False)
+    if p.returncode:
+        raise RuntimeError(f"bench latency: subprocess failed:\n{p.stderr[-2000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def bench_latency(shape_sweep: bool = True) -> dict[str, Any]:
+    """The latency figures above, as one dict (seconds, rounded to ms)."""
+    cold = _python(_RUN, cache=None)
+    with tempfile.TemporaryDirectory(prefix="simtransfer-bench-cache-") as tmp:
+        _python(_RUN, cache=tmp)  # fills the cache
+        warm = _python(_RUN, cache=tmp)
+    out: dict[str, Any] = {
+        "cold_first_call_s": cold["first_call_s"],
+        "warm_first_call_s": warm["first_call_s"],
+        "steady_s": cold["steady_s"],
+        "import_s": cold["import_s"],
+        "cold_process_s": cold["process_s"],
+        "warm_process_s": warm["process_s"],
+    }
+    out["cold_over_steady"] = out["cold_first_call_s"] / out["steady_s"]
+    out["warm_over_cold"] = out["warm_first_call_s"] / out["cold_first_call_s"]
+    if shape_sweep:
+        for backend in ("dense", "gram"):
+            out[f"shape_sweep_{backend}_s"] = _python(_SWEEP, json.dumps(SHAPE_SWEEP), backend, cache=None)["sweep_s"]
+        out["shape_sweep"] = f"{json.dumps(SHAPE_SWEEP)}, 32 seeds, cache off"
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
