@@ -22,7 +22,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-import simtransfer  # noqa: F401  (first: splits the CPU into devices before JAX starts)
+import simtransfer
+
+simtransfer.use_cpu_devices()  # a figure script owns its process: one XLA CPU device per core
 
 import matplotlib
 

@@ -12,6 +12,7 @@ import sys
 import warnings
 
 from .config import ConfigError, Experiment, load_toml, parse_overrides, with_overrides
+from .runs.devices import use_cpu_devices
 from .runs.result import ResultsError
 
 __all__ = ["main"]
@@ -122,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    use_cpu_devices()  # this process is ours: one XLA CPU device per core (runs.devices)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["check"]:  # the theory check has its own options (simtransfer.experiments.check)
         from .experiments.check import main as check_main

@@ -17,7 +17,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import simtransfer  # noqa: F401  (sets up the CPU devices before jax initialises)
 import theory
 from simtransfer import Eval, Experiment, Task, Train
 from simtransfer.config.data import Batch, sample

@@ -33,6 +33,7 @@ from theory.calibration import Calibration
 from theory.scratch import LAWS, calibrate, snr2
 
 from ..config import Eval, Experiment, Model, Task, Train, Transfer
+from ..runs.devices import use_cpu_devices
 from ..runs.run import run
 
 __all__ = ["GRID", "QUICK_GRID", "scratch_experiment", "measure", "fit_all", "main"]
@@ -101,6 +102,7 @@ def fit_all(points: list[dict[str, float]], bootstrap: int = 200) -> dict[str, A
 
 
 def main(argv: list[str] | None = None) -> Calibration:
+    use_cpu_devices()
     ap = argparse.ArgumentParser(prog="python -m simtransfer.experiments.calibrate", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="theory/calibration.json", help="JSON file to write")
     ap.add_argument("--seeds", type=int, default=None, help="seeds per point (default: the grid's)")

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ...runs.devices import use_cpu_devices
 from ...runs.io import atomic_write
 from .grid import BASE, CALIBRATION_BLOCKS, CALIBRATION_KEY, CHECK_BLOCKS, CHECK_KEY, DEFAULT_CACHE, MEASURE_SEEDS, \
     QUICK_BLOCKS, Block, run_blocks
@@ -126,6 +127,7 @@ def calibrate_h4(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m simtransfer.experiments.check`` (and ``python -m simtransfer check``)."""
+    use_cpu_devices()
     p = argparse.ArgumentParser(prog="python -m simtransfer check", description="how well does each transfer hypothesis predict the sign of the gain?")
     p.add_argument("--seeds", type=int, default=32)
     p.add_argument("--key", type=int, default=None,
