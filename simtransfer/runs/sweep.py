@@ -34,6 +34,7 @@ from ..config import ConfigError, Experiment, from_dict, resolve_field, static_p
 from ..protocol import CURVES, SCALARS, make_trial, theta_of
 from .devices import batched_call, default_micro_batch, map_trials
 from .io import atomic_write
+from .result import check_out_dir
 from .run import seed_keys
 from .store import assemble, plan_chunks, check_or_write_manifest, load_chunk, load_sweep, sweep_manifest, write_npz
 
@@ -112,6 +113,7 @@ def sweep(
     keys = seed_keys(key, seeds)
     chunk_dir = None
     if out is not None:
+        check_out_dir(out)
         chunk_dir = os.path.join(out, "chunks")
         check_or_write_manifest(out, manifest)
         os.makedirs(chunk_dir, exist_ok=True)
