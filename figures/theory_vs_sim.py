@@ -1,7 +1,7 @@
 """Figure 6: the theory's predictions against the simulation, over every grid point of
 figures 1-4 (read from their datasets in ``<out_dir>/data/``; a missing one is made first).
 
-(a) scratch test error: the calibrated law (THEORY.md section 1) at SNR2(n_T, mu_T) against
+(a) scratch test error: the calibrated law (docs/theory.md section 1) at SNR2(n_T, mu_T) against
 the measured error, every scratch model of figures 1-4;
 (b) transfer test error predicted by the configuration-only hypotheses (H1 with the default
 lambda, the empirical corrected H1 and H4 drawn; the table also has H1 with lambda = inf,
@@ -13,7 +13,7 @@ several figures (same configuration, same seeds) are counted once.  The legends 
 about the identity line (1 - sum (measured - predicted)^2 / sum (measured - mean)^2) and,
 for the gain, the sign agreement on the cells whose measured gain is significant
 (|gain| > 2 s.e.), with the trivial predictors' agreement on the same cells for reference
-(THEORY.md warns that "transfer always helps" is right in most s = +1 cells).
+(docs/theory.md warns that "transfer always helps" is right in most s = +1 cells).
 """
 
 from __future__ import annotations

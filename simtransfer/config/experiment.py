@@ -1,4 +1,4 @@
-"""Frozen, validated configuration of one transfer experiment (DESIGN.md sections 1-4).
+"""Frozen, validated configuration of one transfer experiment (docs/design.md sections 1-4).
 
 Every field is checked at construction; a bad value raises ``ValueError`` naming the
 dotted field (``task.sigma_p``) and the allowed range.  Fields fall in two classes:

@@ -1,4 +1,4 @@
-"""Calibrate the scratch law of THEORY.md section 1 on scratch-only simulations.
+"""Calibrate the scratch law of docs/theory.md section 1 on scratch-only simulations.
 
     python -m simtransfer.experiments.calibrate --out theory/calibration.json
 
@@ -12,7 +12,7 @@ the estimates with 95% CIs, the RMSE, the grid, every point and this command;
 Grid: (d, n_T) pairs x 7 target SNR2 values from 0.01 to 10 (errors from ~0.42 to ~0);
 ``||mu_T|| = (SNR2 sigma_p^4 d / n_T)^(1/4)`` is put on ``v_T`` (``a = 0``), so the points
 cover the transition evenly in SNR2 while d varies 4-fold at n_T = 10, n_T 4-fold at
-d = 500, plus the default (1000, 20).  Training as the prototype of THEORY.md: m = 10,
+d = 500, plus the default (1000, 20).  Training as the prototype of docs/theory.md: m = 10,
 sigma_0 = 0.01, eta = 0.5, T_down = 300, plain GD, 32 seeds a point; the upstream stage is
 irrelevant to scratch and runs 1 step on 2 samples.  Each (d, n_T) pair is one compilation
 (~20-35 s on CPU, most of the cost); the SNR2 values are traced and reuse it.  The

@@ -1,4 +1,4 @@
-"""Two-layer CNN with fixed second layer (DESIGN.md section 2), as pure functions.
+"""Two-layer CNN with fixed second layer (docs/design.md section 2), as pure functions.
 
 ``W`` has shape (2, m, d): ``W[0]`` are the filters of class j = +1, ``W[1]`` those of
 class j = -1.  The network output is
@@ -60,7 +60,7 @@ def cnn_structured(W: jax.Array, xi: jax.Array, y_signal: jax.Array, mu: jax.Arr
 
 
 def logistic_loss(W: jax.Array, xi: jax.Array, y_signal, y, mu, act: Activation) -> jax.Array:
-    """L(W) = (1/n) sum_i log(1 + exp(-y_i f(W, x_i))) (DESIGN.md section 3), x_i given
+    """L(W) = (1/n) sum_i log(1 + exp(-y_i f(W, x_i))) (docs/design.md section 3), x_i given
     by its noise patches ``xi`` and signal patch ``y_signal_i mu``."""
     return jnp.mean(jnp.logaddexp(0.0, -y * cnn_structured(W, xi, y_signal, mu, act)))
 

@@ -108,7 +108,7 @@ class Result:
 
     ``res.err_transfer`` etc. give the arrays directly; ``res.steps("upstream")`` gives the
     training steps at which the ``curve_upstream_*`` arrays were logged.  ``err_*`` are
-    exact conditional test errors (THEORY.md section 2), ``emp_err_*`` empirical ones on
+    exact conditional test errors (docs/theory.md section 2), ``emp_err_*`` empirical ones on
     the shared test set, ``gain = err_scratch - err_transfer``.
     """
 

@@ -1,6 +1,6 @@
 """``simtransfer check``: how well does each transfer hypothesis predict the sign of the gain?
 
-THEORY.md section 3 asks for a grid the theory was not tuned on, built around the
+docs/theory.md section 3 asks for a grid the theory was not tuned on, built around the
 transfer-beats-scratch boundary, on which every hypothesis of ``theory.predict`` (from
 the configuration alone), the plug-in versions (fed with quantities measured *before
 fine-tuning*), H4 and the trivial predictors are scored side by side:

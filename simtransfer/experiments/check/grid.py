@@ -16,7 +16,7 @@ from ...runs.io import atomic_write
 from ...runs.sweep import sweep
 from ..measure import measure
 
-#: Overrides of ``Experiment()`` shared by every cell (the prototype's setting of THEORY.md
+#: Overrides of ``Experiment()`` shared by every cell (the prototype's setting of docs/theory.md
 #: section 3, with T_up = T_down = 300: budgets are varied through the traced learning rates).
 BASE: dict[str, Any] = {
     "backend": "gram",  # exact in distribution and ~4x faster than dense at d = 1000 on CPU
@@ -47,7 +47,7 @@ def _g(**kw: Sequence[Any]) -> dict[str, list]:
     return {alias.get(k, k if "." in k else f"task.{k}"): list(v) for k, v in kw.items()}
 
 
-# -- the check grid (THEORY.md section 3: around the boundary, s > 0 mostly) -----------------
+# -- the check grid (docs/theory.md section 3: around the boundary, s > 0 mostly) -----------------
 CHECK_BLOCKS: tuple[Block, ...] = (
     Block("nS160", {"n_source": 160}, (
         _g(a=[0.45, 0.65, 0.9], b_T=[1.5, 2.5], alpha=[0.3, 0.6, 1.0]),

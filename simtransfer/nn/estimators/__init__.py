@@ -2,7 +2,7 @@ r"""Transferability estimators (issue 6): scores of the inherited model, before 
 
 Practitioners rank pre-trained models by a score computed from the model's *features* on
 the target training set, without fine-tuning.  Here the pre-trained model is the upstream
-CNN of DESIGN.md section 4, and its features are the 2 m_up filter responses
+CNN of docs/design.md section 4, and its features are the 2 m_up filter responses
 
     phi(x)_{j,r} = sum_{p=1..P} act(<w_{j,r}, x^(p)>),   j in {+1, -1}, r = 1..m_up,
 
@@ -17,7 +17,7 @@ how well they rank the true transfer gain.
 Numerics.  The estimators need thin SVDs of the feature matrix and eigenvalues of small
 PSD matrices, all min(n_T, D)-square (D = 2 m_up <= ~40; the n_T x n_T Gram side when
 n_T <= D).  LAPACK calls (``jnp.linalg.eigh``/``svd``) inside vmapped jits have hung
-XLA:CPU (DESIGN.md section 7), so ``theory.linalg.sym_eig`` is a hand-written cyclic Jacobi method in
+XLA:CPU (docs/design.md section 7), so ``theory.linalg.sym_eig`` is a hand-written cyclic Jacobi method in
 round-robin order (each round n/2 disjoint rotations as elementwise row/column updates),
 with a relative stopping rule so that small eigenvalues converge too (4-8 sweeps).
 Jacobi needs only ``jnp`` ops and batches: the trial's four eigenproblems run as one
