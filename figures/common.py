@@ -26,7 +26,7 @@ import simtransfer
 
 simtransfer.use_cpu_devices()  # a figure script owns its process: one XLA CPU device per core
 
-import matplotlib
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 

@@ -9,7 +9,6 @@ computation, to run seeds on every core (the command line, ``python -m figures``
 benchmarks and the tests do it themselves).
 """
 
-from simtransfer.version import __version__ as __version__
 from simtransfer.config import ConfigError as ConfigError
 from simtransfer.config import Eval as Eval
 from simtransfer.config import Experiment as Experiment
@@ -18,13 +17,14 @@ from simtransfer.config import Task as Task
 from simtransfer.config import Train as Train
 from simtransfer.config import Transfer as Transfer
 from simtransfer.config import load_toml as load_toml
+from simtransfer.runs.devices import use_cpu_devices as use_cpu_devices
 from simtransfer.runs.result import Result as Result
 from simtransfer.runs.result import ResultsError as ResultsError
 from simtransfer.runs.run import DivergenceWarning as DivergenceWarning
-from simtransfer.runs.devices import use_cpu_devices as use_cpu_devices
 from simtransfer.runs.run import run as run
 from simtransfer.runs.sweep import load_sweep as load_sweep
 from simtransfer.runs.sweep import sweep as sweep
+from simtransfer.version import __version__ as __version__
 
 __all__ = [
     "ConfigError",

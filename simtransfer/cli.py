@@ -54,7 +54,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     grid = parse_grid(args.grid or [])
     if not grid:
         raise ConfigError("--grid: give at least one field=values")
-    ds = sweep(exp, grid, seeds=args.seeds, key=args.key, out=args.out, quiet=args.quiet, chunk_trials=args.chunk_trials)
+    ds = sweep(exp, grid, seeds=args.seeds, key=args.key, out=args.out, quiet=args.quiet,
+               chunk_trials=args.chunk_trials)
     names = list(grid)
     head = "  ".join(f"{n:>12}" for n in names)
     print(f"{head}  {'err_transfer':>14}  {'err_scratch':>14}  {'gain':>16}  {'win':>5}")

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import xarray as xr
 
-
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # the repository root: `figures`
 
 from figures import FIGURES  # noqa: E402

@@ -103,7 +103,8 @@ def fit_all(points: list[dict[str, float]], bootstrap: int = 200) -> dict[str, A
 
 def main(argv: list[str] | None = None) -> Calibration:
     use_cpu_devices()
-    ap = argparse.ArgumentParser(prog="python -m simtransfer.experiments.calibrate", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m simtransfer.experiments.calibrate",
+                                 description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="theory/calibration.json", help="JSON file to write")
     ap.add_argument("--seeds", type=int, default=None, help="seeds per point (default: the grid's)")
     ap.add_argument("--key", type=int, default=0)

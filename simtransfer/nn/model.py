@@ -16,7 +16,8 @@ import jax.numpy as jnp
 
 from theory.exact import activation_fn, output_from_preacts
 
-__all__ = ["activation", "cnn_apply", "cnn_batch", "cnn_structured", "binary_kl", "distill_loss", "output_from_preacts", "logistic_loss", "init_filters"]
+__all__ = ["activation", "cnn_apply", "cnn_batch", "cnn_structured", "binary_kl", "distill_loss", "output_from_preacts",
+           "logistic_loss", "init_filters"]  # fmt: skip
 
 Activation = Callable[[jax.Array], jax.Array]
 
@@ -41,7 +42,9 @@ def cnn_batch(W: jax.Array, X: jax.Array, act: Activation) -> jax.Array:
     return output_from_preacts(pre, act)
 
 
-def cnn_structured(W: jax.Array, xi: jax.Array, y_signal: jax.Array, mu: jax.Array | None, act: Activation) -> jax.Array:
+def cnn_structured(
+    W: jax.Array, xi: jax.Array, y_signal: jax.Array, mu: jax.Array | None, act: Activation
+) -> jax.Array:
     """f(W, x_i) for inputs given by patch type (``config.data.Batch``): returns (n,).
 
     The signal patch ``y_i mu`` contributes ``y_i <w_{j,r}, mu>`` (one product with mu for

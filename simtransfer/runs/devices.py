@@ -58,8 +58,12 @@ def use_cpu_devices(n: int | None = None) -> int:
     except RuntimeError:  # JAX has run a computation: its CPU client is fixed
         have = len(jax.devices("cpu"))
         if have != n:
-            warnings.warn(f"use_cpu_devices: JAX has already run a computation, so its {have} CPU device(s) stay; "
-                          "call use_cpu_devices() before the first JAX operation", RuntimeWarning, stacklevel=2)  # fmt: skip
+            warnings.warn(
+                f"use_cpu_devices: JAX has already run a computation, so its {have} CPU device(s) stay; "
+                "call use_cpu_devices() before the first JAX operation",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return have
     return n
 

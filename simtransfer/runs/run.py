@@ -7,14 +7,14 @@ import os
 import platform
 import time
 import warnings
-from typing import Any, Callable
+from typing import Callable
 
 import jax
 import numpy as np
 
 from ..config import Experiment, static_part
-from ..version import __version__
 from ..protocol import make_trial, theta_of
+from ..version import __version__
 from .devices import batched_call, default_micro_batch, map_trials
 from .result import STAGES, Result, ResultsError, check_out_dir
 

@@ -2,7 +2,8 @@
 
 Points whose configs differ only in traced fields (``config.TRACED_FIELDS``: signal
 norms, sigma_p, eta, alpha, s, ...) share one compiled call over the flat (point, seed)
-axis (a vmap, or on CPU a per-device scan: ``runs.devices.map_trials``); points that change shapes (d, n, m, P, steps ...) are grouped so each
+axis (a vmap, or on CPU a per-device scan: ``runs.devices.map_trials``); points that change
+shapes (d, n, m, P, steps ...) are grouped so each
 distinct static configuration compiles once.  Seed i uses the same key at every point
 (common random numbers: differences between points are paired).
 
@@ -19,24 +20,21 @@ c with ``c % process_count == p`` and writes only those; any process (or a later
 from __future__ import annotations
 
 import functools
-import itertools
-import json
 import os
 import time
-from dataclasses import fields
-from typing import Any, Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import jax
 import numpy as np
 import xarray as xr
 
-from ..config import ConfigError, Experiment, from_dict, resolve_field, static_part
-from ..protocol import CURVES, SCALARS, make_trial, theta_of
+from ..config import ConfigError, Experiment, resolve_field
+from ..protocol import make_trial, theta_of
 from .devices import batched_call, default_micro_batch, map_trials
 from .io import atomic_write
 from .result import check_out_dir
 from .run import seed_keys
-from .store import assemble, plan_chunks, check_or_write_manifest, load_chunk, load_sweep, sweep_manifest, write_npz
+from .store import assemble, check_or_write_manifest, load_chunk, load_sweep, plan_chunks, sweep_manifest, write_npz
 
 __all__ = ["sweep", "load_sweep", "TRACE_COUNT"]
 

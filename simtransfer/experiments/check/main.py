@@ -13,9 +13,20 @@ import numpy as np
 
 from ...runs.devices import use_cpu_devices
 from ...runs.io import atomic_write
-from .grid import BASE, CALIBRATION_BLOCKS, CALIBRATION_KEY, CHECK_BLOCKS, CHECK_KEY, DEFAULT_CACHE, MEASURE_SEEDS, \
-    QUICK_BLOCKS, Block, run_blocks
+from .grid import (
+    BASE,
+    CALIBRATION_BLOCKS,
+    CALIBRATION_KEY,
+    CHECK_BLOCKS,
+    CHECK_KEY,
+    DEFAULT_CACHE,
+    MEASURE_SEEDS,
+    QUICK_BLOCKS,
+    Block,
+    run_blocks,
+)
 from .score import _cell, format_table, hypotheses, score
+
 
 def _blocks_meta(blocks: Sequence[Block]) -> list[dict[str, Any]]:
     return [{"name": b.name, "static": dict(b.static), "grids": [dict(g) for g in b.grids]} for b in blocks]
@@ -128,7 +139,8 @@ def calibrate_h4(
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m simtransfer.experiments.check`` (and ``python -m simtransfer check``)."""
     use_cpu_devices()
-    p = argparse.ArgumentParser(prog="python -m simtransfer check", description="how well does each transfer hypothesis predict the sign of the gain?")
+    p = argparse.ArgumentParser(prog="python -m simtransfer check",
+                                description="how well does each transfer hypothesis predict the sign of the gain?")
     p.add_argument("--seeds", type=int, default=32)
     p.add_argument("--key", type=int, default=None,
                    help=f"root seed (default {CHECK_KEY}; {CALIBRATION_KEY} with --calibrate-h4)")  # fmt: skip

@@ -8,6 +8,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+
 # -- scoring ------------------------------------------------------------------------------------
 def balanced_accuracy(true_sign: Sequence[int], pred_sign: Sequence[int]) -> float:
     """Mean, over the classes (+1, -1) present in ``true_sign``, of the fraction of that class's

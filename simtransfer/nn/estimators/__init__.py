@@ -11,7 +11,8 @@ a fixed linear read-out of them: ``f(W_up, x) = (1/m_up) sum_r (phi_{+1,r} - phi
 Every score is a pure JAX function of the features F (n, D) of the target training inputs
 (and, for task relatedness, of the source training inputs), jit- and vmap-safe, with
 "higher = more transferable"; ``transfer_scores`` computes all of them at once inside
-the trial (``simtransfer.protocol.transfer``, every backend with features), and ``simtransfer.experiments.testbed`` measures
+the trial (``simtransfer.protocol.transfer``, every backend with features), and
+``simtransfer.experiments.testbed`` measures
 how well they rank the true transfer gain.
 
 Numerics.  The estimators need thin SVDs of the feature matrix and eigenvalues of small
@@ -36,8 +37,19 @@ from theory.linalg import sym_eig
 
 from .features import features, features_from_preacts
 from .relatedness import _class_stats, _relatedness_from, _w2_matrices, gaussian_w2, relatedness
-from .spectral import HSCORE_RIDGE, _gram_side, _logme_from_svd, _one_hot, _spectral_and_hscore, _svd_matrix, \
-    _svd_parts, hscore, logme, logme_evidence, spectral_score
+from .spectral import (
+    HSCORE_RIDGE,
+    _gram_side,
+    _logme_from_svd,
+    _one_hot,
+    _spectral_and_hscore,
+    _svd_matrix,
+    _svd_parts,
+    hscore,
+    logme,
+    logme_evidence,
+    spectral_score,
+)
 
 __all__ = [
     "SCORES",
