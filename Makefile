@@ -4,10 +4,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv test test-slow test-all run bench figures clean
+.PHONY: help venv lint test test-slow test-all run bench figures clean
 
 help:
-	@echo "make test      - create .venv if needed and run the test suite (fast, < 10 min on 2 cores)"
+	@echo "make lint      - ruff check (the rules in pyproject.toml)"
+	@echo "make test      - create .venv if needed, lint, and run the test suite (fast, < 10 min on 2 cores)"
 	@echo "make test-slow - the long statistical checks (marked slow)"
 	@echo "make run       - run the default experiment (32 seeds) and print its summary"
 	@echo "make bench     - benchmark the default trial, print JSON"
@@ -22,7 +23,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+test: lint
 	$(PY) -m pytest -q
 
 test-slow: $(STAMP)

@@ -6,7 +6,7 @@ replaces the figure's base :class:`simtransfer.Experiment`, ``quick`` runs a tin
 (small d, few seeds, few points) for the tests.  A figure writes ``<out_dir>/<name>.png``,
 ``<out_dir>/<name>.pdf`` and the dataset it plotted, ``<out_dir>/data/<name>.nc``.
 
-Compilation is the main cost on a CPU (~25 s per distinct static configuration, DESIGN.md
+Compilation is the main cost on a CPU (~25 s per distinct static configuration, docs/design.md
 section 7), so the sweeps here run one grid point per compiled call (``chunk_trials =
 seeds``): every call of a static configuration then has the same input shape, and sweeps
 of different figures that share a static configuration in one process share one
@@ -22,9 +22,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-import simtransfer  # noqa: F401  (first: splits the CPU into devices before JAX starts)
+import simtransfer
 
-import matplotlib
+simtransfer.use_cpu_devices()  # a figure script owns its process: one XLA CPU device per core
+
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 
@@ -54,7 +56,7 @@ KEY = 0
 SEEDS = 16
 SEEDS_QUICK = 2
 
-#: Axis labels with the symbols of DESIGN.md.
+#: Axis labels with the symbols of docs/design.md.
 SYMBOLS = {
     "n_source": r"$n_S$",
     "n_target": r"$n_T$",
@@ -132,7 +134,7 @@ def predict(setting, tag: str):
 
 
 def prototype() -> Experiment:
-    """The prototype's transfer setup (THEORY.md section 3), where the transfer boundary is
+    """The prototype's transfer setup (docs/theory.md section 3), where the transfer boundary is
     visible: d = 1000, n_T = 20, m = 10, b_S = 0, b_T = 2, s = +1, sigma_0 = 0.01, eta = 0.5,
     T_up = 500, T_down = 300, alpha = 0.5; exact errors only (no empirical test set)."""
     return Experiment().set(

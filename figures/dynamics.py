@@ -12,7 +12,7 @@ task), on the same draws (one trial of ``simtransfer.protocol.make_trial_state``
   rho_{j,r,i} over the filters and the training samples with y_i = j / y_i != j.
 * **idealised theory** (dashed): the proofs' recursion on (gamma, rho)
   (``theory.coefficient_dynamics`` with ``theory.ideal_gram``: noise patches exactly
-  orthogonal with ||xi||^2 = sigma_p^2 d, THEORY.md section 4), started from the same
+  orthogonal with ||xi||^2 = sigma_p^2 d, docs/theory.md section 4), started from the same
   initial pre-activations <w(0), mu>, <w(0), xi_i> and labels, summarised the same way.
 
 The idealised recursion knows nothing of the other task: for the transfer model it starts

@@ -3,7 +3,7 @@
 Every seed scores the inherited (upstream) model before fine-tuning with LogME, the
 DISCO-like spectral score, the task relatedness, the H-score (``simtransfer.nn.estimators``)
 and the zero-shot error, and measures the paired gain err_scratch - err_transfer (exact
-conditional errors).  Prototype setup (THEORY.md section 3: d = 1000, n_T = 20, m = 10,
+conditional errors).  Prototype setup (docs/theory.md section 3: d = 1000, n_T = 20, m = 10,
 b_S = 0, b_T = 2, alpha = 0.5, T_up = 500, T_down = 300) at n_S = 160, over a grid that
 spans positive and negative transfer: s in {-0.5, 0.5, 1}, a in {0.5, 0.7, 1, 1.4, 2},
 sigma_p in {0.8, 1.25}.  n_S fixes array shapes, so each value is a compilation (~30 s

@@ -1,4 +1,4 @@
-"""Figure 1: the scratch phase diagram (benign vs harmful overfitting, THEORY.md section 1).
+"""Figure 1: the scratch phase diagram (benign vs harmful overfitting, docs/theory.md section 1).
 
 Scratch alone: transfer.alpha = 0 (the transfer model is then the scratch model, bit for
 bit), a = 0 (the target signal is v_T, ||mu_T|| = b_T), and a one-step upstream stage on two

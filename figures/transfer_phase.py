@@ -2,7 +2,7 @@
 
 (a) heatmap of the measured transfer gain err_scratch - err_transfer (exact conditional
 errors, mean over paired seeds) over the source sample size n_S and the universal signal
-norm a, in the prototype's setup (THEORY.md section 3: d = 1000, n_T = 20, m = 10, b_S = 0,
+norm a, in the prototype's setup (docs/theory.md section 3: d = 1000, n_T = 20, m = 10, b_S = 0,
 b_T = 2, s = +1, alpha = 0.5, T_up = 500, T_down = 300); cells with gain < -2 s.e.
 (negative transfer) are hatched; the lines are the transfer-beats-scratch boundaries the
 theory predicts from the configuration alone (H1 with lambda = inf and with the default

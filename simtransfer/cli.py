@@ -13,6 +13,7 @@ import warnings
 
 from .config import ConfigError, Experiment, load_toml, parse_overrides, with_overrides
 from .runs import distributed
+from .runs.devices import use_cpu_devices
 from .runs.distributed import DistributedError
 from .runs.memory import TrialTooLarge
 from .runs.result import ResultsError
@@ -56,7 +57,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     grid = parse_grid(args.grid or [])
     if not grid:
         raise ConfigError("--grid: give at least one field=values")
-    ds = sweep(exp, grid, seeds=args.seeds, key=args.key, out=args.out, quiet=args.quiet, chunk_trials=args.chunk_trials)
+    ds = sweep(exp, grid, seeds=args.seeds, key=args.key, out=args.out, quiet=args.quiet,
+               chunk_trials=args.chunk_trials)
     names = list(grid)
     head = "  ".join(f"{n:>12}" for n in names)
     print(f"{head}  {'err_transfer':>14}  {'err_scratch':>14}  {'gain':>16}  {'win':>5}")
@@ -142,6 +144,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    use_cpu_devices()  # this process is ours: one XLA CPU device per core (runs.devices)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["check"]:  # the theory check has its own options (simtransfer.experiments.check)
         from .experiments.check import main as check_main

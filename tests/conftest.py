@@ -2,9 +2,12 @@
 
 import os
 
-import simtransfer  # noqa: F401  (splits the CPU into devices before JAX starts)
 import jax
 import pytest
+
+import simtransfer
+
+simtransfer.use_cpu_devices()  # before any JAX computation: one XLA CPU device per core
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 # A persistent compilation cache outside the checkout: a cold run compiles everything

@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mp_setup import EXP_FIELDS, GRID, KEY, SEEDS, CHUNK_TRIALS, dataset_arrays  # noqa: E402
+from mp_setup import CHUNK_TRIALS, EXP_FIELDS, GRID, KEY, SEEDS, dataset_arrays  # noqa: E402
 
 
 def main() -> int:
@@ -32,8 +32,7 @@ def main() -> int:
 
     import simtransfer
 
-    if hasattr(simtransfer, "use_cpu_devices"):  # TEMP until the device-split merge
-        simtransfer.use_cpu_devices(2)  # each process sees its own 2 CPU devices
+    simtransfer.use_cpu_devices(2)  # each process sees its own 2 CPU devices
     from simtransfer import Experiment, initialize_distributed, sweep
 
     try:

@@ -13,7 +13,6 @@ import sys
 import numpy as np
 import pytest
 
-import simtransfer  # noqa: F401  (sets up the CPU devices before jax initialises)
 import theory
 from simtransfer.experiments.check import balanced_accuracy, check, main, score
 from theory import Prediction, Setting

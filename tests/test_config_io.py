@@ -1,6 +1,5 @@
 """Config validation, TOML and CLI, Result persistence, resume and corrupt files (issue 2)."""
 
-import dataclasses
 import os
 import subprocess
 import sys

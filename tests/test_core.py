@@ -6,13 +6,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from simtransfer import Experiment, run
+from simtransfer import run
 from simtransfer.config import Train
-from simtransfer.config.data import make_frame, make_signals, project_noise, sample
+from simtransfer.config.data import make_frame, make_signals, sample
 from simtransfer.nn.model import activation, cnn_apply, cnn_batch, cnn_structured, init_filters, logistic_loss
-from simtransfer.runs.run import seed_keys
 from simtransfer.nn.train import train
 from simtransfer.protocol import CURVES, SCALARS, inheritance, make_trial_state, theta_of
+from simtransfer.runs.run import seed_keys
 
 
 @pytest.fixture(scope="module")
@@ -181,9 +181,8 @@ def test_trial_state_inherits_and_freezes(tiny):
     np.testing.assert_array_equal(np.asarray(st["W_transfer0"][:, k:]), np.asarray(st["W_fresh"][:, k:]))
     assert not np.allclose(np.asarray(st["W_transfer"][:, k:]), np.asarray(st["W_fresh"][:, k:]))
     # the gamma/rho curves' projector equals theory.decompose on the same weights
-    from theory import decompose
-
     from simtransfer.nn.coefficients import stage_projector
+    from theory import decompose
 
     sig = st["signals"]
     norms = jnp.stack([jnp.linalg.norm(v) for v in (sig.u, sig.v_S, sig.v_T)])
@@ -198,7 +197,8 @@ def test_trial_state_inherits_and_freezes(tiny):
         # float32 solves of a well-conditioned (near-orthogonal) Gram: 1e-4 relative
         np.testing.assert_allclose(float(got["gamma_u"]), 0.5 * (g[0, :, 0] - g[1, :, 0]).mean(), rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(float(got["rho_same"]), (rho * same).sum() / (same.sum() * W.shape[1]), rtol=1e-4)
-        np.testing.assert_allclose(float(got["rho_other"]), (rho * ~same).sum() / ((~same).sum() * W.shape[1]), rtol=1e-4)
+        want_other = (rho * ~same).sum() / ((~same).sum() * W.shape[1])
+        np.testing.assert_allclose(float(got["rho_other"]), want_other, rtol=1e-4)
 
 
 # -- run ----------------------------------------------------------------------------------

@@ -15,8 +15,7 @@ import xarray as xr
 
 import simtransfer as st
 from simtransfer import ConfigError
-from simtransfer.config import digits
-from simtransfer.config import DIGIT_COUNTS, DIGIT_CUTS, digit_pool_size
+from simtransfer.config import DIGIT_COUNTS, DIGIT_CUTS, digit_pool_size, digits
 from simtransfer.protocol import CURVES, SCALARS
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # the repository root: `figures`

@@ -64,8 +64,8 @@ def test_partition_mask_selects_exactly():
 
 
 def test_partitioned_trial_state_weights(tiny):
-    from simtransfer.runs.run import seed_keys
     from simtransfer.protocol import make_trial_state, theta_of
+    from simtransfer.runs.run import seed_keys
 
     exp = tiny.set(**{"transfer.mode": "inherit+distill", "transfer.partition": "agree", "transfer.lam": 0.7})
     st = jax.jit(make_trial_state(exp))(seed_keys(0, 1)[0], theta_of(exp))

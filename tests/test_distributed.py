@@ -15,7 +15,6 @@ import time
 
 import numpy as np
 import pytest
-
 from mp_setup import CHUNK_TRIALS, EXP_FIELDS, GRID, KEY, SEEDS, dataset_arrays
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mp_worker.py")

@@ -24,13 +24,13 @@ import pytest
 import xarray as xr
 
 from simtransfer import run
+from simtransfer.backends.gram import features_gram
+from simtransfer.experiments.testbed import evaluate_estimators, fit_threshold, fooled, kendall, spearman
 from simtransfer.nn import estimators as E
 from simtransfer.nn.estimators import SCORES, features, logme_evidence, transfer_scores
-from theory.linalg import sym_eig
-from simtransfer.backends.gram import features_gram
 from simtransfer.nn.model import activation, cnn_structured
 from simtransfer.runs.result import Result
-from simtransfer.experiments.testbed import evaluate_estimators, fit_threshold, fooled, kendall, spearman
+from theory.linalg import sym_eig
 
 scipy_stats = pytest.importorskip("scipy.stats")  # dev dependency (via scikit-learn): references only
 scipy_linalg = pytest.importorskip("scipy.linalg")

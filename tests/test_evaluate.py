@@ -1,7 +1,6 @@
 """The empirical test set sampled through the filters' projections, and the batched exact
 errors (simtransfer.evaluate, theory.exact)."""
 
-import simtransfer  # noqa: F401  (sets up the CPU devices before jax initialises)
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -13,8 +13,6 @@ import numpy as np
 import pytest
 import xarray as xr
 
-import simtransfer  # noqa: F401  (CPU devices before JAX starts)
-
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # the repository root: `figures`
 
 from figures import FIGURES  # noqa: E402

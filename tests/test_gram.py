@@ -25,7 +25,6 @@ from simtransfer.config.data import Batch, make_signals
 from simtransfer.nn.coefficients import COEF_CURVES, stage_projector
 from simtransfer.protocol import CURVES, SCALARS, make_trial, make_trial_state, theta_of, transfer_trial
 
-
 # -- 1. sampling ------------------------------------------------------------------------
 
 #: Basis of the moment test: 3 frame directions, 4 init filters (sigma_0), 6 noise patches (sigma_p).

@@ -1,4 +1,5 @@
-"""The seed axis sharded over 4 (forced) CPU devices gives the unsharded results (issue 2)."""
+"""The seed axis sharded over 4 (forced) CPU devices gives the unsharded results (issue 2), and
+the CPU split is explicit: ``use_cpu_devices`` (issue 14), never an import side effect."""
 
 import json
 import os
@@ -11,6 +12,7 @@ SCRIPT = r"""
 import json, sys
 import simtransfer, jax, numpy as np
 from simtransfer import Experiment, run
+simtransfer.use_cpu_devices()           # SIMTRANSFER_CPU_DEVICES of the test
 exp = Experiment.from_toml(sys.argv[1])
 res = run(exp, seeds=6, key=7)          # 6 seeds do not divide 4 devices
 print(json.dumps({"devices": len(jax.local_devices()),
@@ -36,16 +38,28 @@ def test_sharded_equals_unsharded(tiny, tmp_path):
         np.testing.assert_allclose(np.asarray(four["arrays"][k]), np.asarray(v), rtol=1e-5, atol=1e-6, err_msg=k)
 
 
-def test_cpu_split_when_jax_imported_first():
-    """``import jax; import simtransfer`` (IPython) still gets one device per requested core
-    while JAX has run nothing; after a JAX computation the count is left as it is."""
-    code = (
-        "import jax{pre}\nimport simtransfer\nprint(len(jax.local_devices()))"
-    )
+def _stdout(code: str) -> list[str]:
     env = dict(os.environ, SIMTRANSFER_CPU_DEVICES="3")
     env.pop("XLA_FLAGS", None)
-    counts = []
-    for pre in ("", "; jax.numpy.ones(1)"):
-        out = subprocess.run([sys.executable, "-c", code.format(pre=pre)], capture_output=True, text=True, env=env, check=True)
-        counts.append(int(out.stdout.split()[-1]))
-    assert counts == [3, 1]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return out.stdout.split()
+
+
+def test_import_changes_nothing_and_the_split_is_explicit():
+    """``use_cpu_devices()`` after ``import jax`` (IPython) and before any computation gives
+    the requested CPU devices; it writes no environment variable, and ``import simtransfer``
+    alone changes nothing: a subprocess that imports it has one CPU device."""
+    child = "import simtransfer, jax, os; print(len(jax.devices()), 'XLA_FLAGS' in os.environ)"
+    code = ("import jax, simtransfer, os, subprocess, sys; print(simtransfer.use_cpu_devices()); "
+            "print(len(jax.local_devices()), 'XLA_FLAGS' in os.environ); "
+            f"subprocess.run([sys.executable, '-c', {child!r}])")  # fmt: skip
+    assert _stdout(code) == ["3", "3", "False", "1", "False"]
+
+
+def test_split_after_a_computation_warns_and_keeps_the_count():
+    """After a JAX computation the CPU client exists: the count stays, with a RuntimeWarning."""
+    code = ("import jax, simtransfer, warnings; jax.numpy.ones(1)\n"
+            "with warnings.catch_warnings(record=True) as w:\n"
+            "    warnings.simplefilter('always'); k = simtransfer.use_cpu_devices()\n"
+            "print(k, len(w), w[0].category.__name__)")  # fmt: skip
+    assert _stdout(code) == ["1", "1", "RuntimeWarning"]

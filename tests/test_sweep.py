@@ -12,8 +12,7 @@ import pytest
 import xarray as xr
 
 import simtransfer.runs.sweep as sw
-from simtransfer import ConfigError, ResultsError
-from simtransfer import load_sweep, sweep
+from simtransfer import ConfigError, ResultsError, load_sweep, sweep
 from simtransfer.config import parse_grid
 
 

@@ -17,14 +17,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import simtransfer  # noqa: F401  (sets up the CPU devices before jax initialises)
 import theory
 from simtransfer import Eval, Experiment, Task, Train
 from simtransfer.config.data import Batch, sample
 from simtransfer.nn.model import cnn_structured
-from simtransfer.runs.run import seed_keys
 from simtransfer.nn.train import train
 from simtransfer.protocol import make_trial_state, theta_of
+from simtransfer.runs.run import seed_keys
 from theory.exact import half_errors
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

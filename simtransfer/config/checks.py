@@ -30,9 +30,15 @@ def _fail(name: str, msg: str) -> None:
     raise ConfigError(f"{name}: {msg}")
 
 
+#: Largest magnitude of an integer field (sizes and counts index int32 arrays).
+INT_LIMIT = 2**31 - 1
+
+
 def _check_int(name: str, v: Any, lo: int | None = None, hi: int | None = None) -> None:
     if isinstance(v, bool) or not isinstance(v, int):
         _fail(name, f"must be an integer, got {v!r}")
+    if abs(v) > INT_LIMIT:
+        _fail(name, f"must be at most {INT_LIMIT} in magnitude, got a {len(str(abs(v)))}-digit integer")
     if lo is not None and v < lo:
         _fail(name, f"must be >= {lo}, got {v}")
     if hi is not None and v > hi:
@@ -49,8 +55,12 @@ def _check_float(
 ) -> None:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         _fail(name, f"must be a number, got {v!r}")
-    if not math.isfinite(v):
-        _fail(name, f"must be finite, got {v}")
+    try:
+        finite = math.isfinite(v)
+    except OverflowError:  # an integer beyond the float range
+        finite = False
+    if not finite:
+        _fail(name, f"must be finite, got {v if isinstance(v, float) else f'a {len(str(abs(v)))}-digit integer'}")
     lb = "(" if lo_open else "["
     rb = ")" if hi_open else "]"
     rng = f"{lb}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{rb}"

@@ -1,4 +1,4 @@
-"""Signal-plus-noise data of two tasks sharing a universal signal (DESIGN.md section 1).
+"""Signal-plus-noise data of two tasks sharing a universal signal (docs/design.md section 1).
 
 All functions act on one draw; batches of seeds are vmaps.  Shapes:
 ``frame`` (3, d) orthonormal rows (u, v_S, v_T directions); ``X`` (n, P, d); ``y`` (n,).
@@ -57,7 +57,7 @@ def make_frame(key: jax.Array | None, d: int, kind: str) -> jax.Array:
     if kind == "random":
         assert key is not None
         # Gram-Schmidt (twice, for float32 orthogonality) by hand: no LAPACK call,
-        # which XLA:CPU has been seen to hang on inside vmapped jits (DESIGN.md 7).
+        # which XLA:CPU has been seen to hang on inside vmapped jits (docs/design.md section 7).
         g = jax.random.normal(key, (3, d))
         rows: list[jax.Array] = []
         for i in range(3):
@@ -95,7 +95,7 @@ def sample(
     fixed_position: bool,
     dtype=jnp.float32,
 ) -> Batch:
-    """n samples of a task (DESIGN.md section 1); the signal ``mu`` enters via ``Batch.inputs``.
+    """n samples of a task (docs/design.md section 1); the signal ``mu`` enters via ``Batch.inputs``.
 
     ``y`` is uniform on {-1, +1}; one patch (uniform position, or patch 1 when
     ``fixed_position``) equals ``y mu``; the other P - 1 are ``xi ~ N(0, sigma_p^2 (I - Pi))``.

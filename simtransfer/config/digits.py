@@ -1,6 +1,6 @@
 r"""Real images: scikit-learn's digits as the data of the transfer protocol (docs/design.md section 4).
 
-``task.data = "digits"`` replaces the signal-plus-noise data of DESIGN.md section 1 by the
+``task.data = "digits"`` replaces the signal-plus-noise data of docs/design.md section 1 by the
 handwritten digits bundled with scikit-learn (``sklearn.datasets.load_digits``: 1797
 grey-scale 8x8 images, values 0..16, 174-183 per digit; read from the installed package,
 never downloaded).  The model, training, inheritance and scratch protocol are the dense
@@ -9,7 +9,7 @@ backend's (``simtransfer.backends.digits``: ``nn.train``, ``protocol.transfer``)
 **Cut.** Pixels are scaled to [0, 1] and each image is cut into ``task.P`` non-overlapping
 patches, row-major (``config.DIGIT_CUTS``: P = 2 halves of 4x8, P = 4 quadrants of 4x4,
 P = 8 blocks of 2x4, P = 16 blocks of 2x2; d = 64 / P).  With the default P = 4, d = 16,
-the network of DESIGN.md section 2 is a stride-4 convolution with 4x4 filters followed by
+the network of docs/design.md section 2 is a stride-4 convolution with 4x4 filters followed by
 a sum over the four positions: each filter is a stroke-fragment detector that may fire in
 any quadrant, which is the weight sharing the theory's CNN assumes (one patch carries the
 class evidence, the filter does not know where).  Smaller blocks (2x2) hold too little of
@@ -39,7 +39,7 @@ held-out test error (so ``gain = emp_gain = err_scratch - err_transfer``), ``se_
 binomial standard error sqrt(err (1 - err) / n_test) given the weights (the gain is
 computed from the mistake counts, exactly 0 at alpha = 0); ``curve_*_err``
 is the held-out error at the logged steps.  The signal/noise coefficient curves
-(gamma, rho of DESIGN.md section 5) and every other output without a meaning on real data
+(gamma, rho of docs/design.md section 5) and every other output without a meaning on real data
 are NaN.  Unused config fields: ``task.a, b_S, b_T, s, sigma_p, signal_position, frame``
 and ``eval.*``.
 """

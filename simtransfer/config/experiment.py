@@ -1,4 +1,4 @@
-"""Frozen, validated configuration of one transfer experiment (DESIGN.md sections 1-4).
+"""Frozen, validated configuration of one transfer experiment (docs/design.md sections 1-4).
 
 Every field is checked at construction; a bad value raises ``ValueError`` naming the
 dotted field (``task.sigma_p``) and the allowed range.  Fields fall in two classes:
@@ -183,6 +183,8 @@ def resolve_field(dotted: str) -> str:
     elif len(parts) == 2 and parts[0] in SECTIONS:
         if parts[1] in {f.name for f in fields(SECTIONS[parts[0]])}:
             return dotted
+    if not isinstance(dotted, str) or not dotted.strip():
+        raise ConfigError(f"{dotted!r}: not a config field name (e.g. task.a, n_source)")
     known = sorted(
         [f.name for f in fields(Experiment) if f.name not in SECTIONS]
         + [f"{s}.{f.name}" for s, c in SECTIONS.items() for f in fields(c)]
@@ -233,6 +235,12 @@ def load_toml(path: str) -> Experiment:
             data = tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the config file ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML (not UTF-8 text at byte {e.start})") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML ({e})") from None
     try:

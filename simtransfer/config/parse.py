@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import fields
 from typing import Any, Sequence
@@ -11,7 +12,10 @@ import numpy as np
 from .checks import ConfigError
 from .experiment import SECTIONS, Experiment, resolve_field
 
-__all__ = ["parse_value", "parse_overrides", "parse_grid"]
+__all__ = ["parse_value", "parse_overrides", "parse_grid", "MAX_GRID_VALUES"]
+
+#: Most values one ``--grid`` field may take (a range of more is surely a typo).
+MAX_GRID_VALUES = 10_000
 
 
 def parse_value(text: str) -> Any:
@@ -29,7 +33,13 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         if "=" not in item:
             raise ConfigError(f"--set {item}: expected key=value")
         k, v = item.split("=", 1)
-        out[resolve_field(k.strip())] = parse_value(v.strip())
+        if not k.strip():
+            raise ConfigError(f"--set {item}: expected key=value, the key is empty")
+        try:
+            name = resolve_field(k.strip())
+        except ConfigError as e:
+            raise ConfigError(f"--set {item}: {e}") from None
+        out[name] = parse_value(v.strip())
     return out
 
 
@@ -51,7 +61,12 @@ def parse_grid(items: Sequence[str]) -> dict[str, list]:
         if "=" not in item:
             raise ConfigError(f"--grid {item}: expected field=values")
         key, spec = (x.strip() for x in item.split("=", 1))
-        name = resolve_field(key)
+        if not key:
+            raise ConfigError(f"--grid {item}: expected field=values, the field is empty")
+        try:
+            name = resolve_field(key)
+        except ConfigError as e:
+            raise ConfigError(f"--grid {item}: {e}") from None
         log = spec.startswith("log")
         body = spec[3:] if log else spec
         if ":" in body:
@@ -62,6 +77,10 @@ def parse_grid(items: Sequence[str]) -> dict[str, list]:
                 raise ConfigError(f"--grid {item}: a range is start:stop:num (optionally log-prefixed)") from None
             if len(parts) != 3 or num < 1:
                 raise ConfigError(f"--grid {item}: a range is start:stop:num with num >= 1")
+            if num > MAX_GRID_VALUES:
+                raise ConfigError(f"--grid {item}: at most {MAX_GRID_VALUES} values per field, got num = {num}")
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                raise ConfigError(f"--grid {item}: the ends of a range must be finite numbers")
             if log and (lo <= 0 or hi <= 0):
                 raise ConfigError(f"--grid {item}: log ranges need positive ends")
             vals: list = list(np.geomspace(lo, hi, num) if log else np.linspace(lo, hi, num))
@@ -73,7 +92,7 @@ def parse_grid(items: Sequence[str]) -> dict[str, list]:
         if _field_type(name) is int:  # ranges of an integer field are rounded, duplicates dropped
             try:
                 vals = list(dict.fromkeys(int(round(float(v))) for v in vals))
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise ConfigError(f"--grid {item}: {name} takes integers") from None
         if not vals:
             raise ConfigError(f"--grid {item}: no values")

@@ -28,7 +28,7 @@ __all__ = ["Task", "Model", "Train", "Transfer", "Eval"]
 
 @dataclass(frozen=True)
 class Task:
-    """The two tasks of DESIGN.md section 1.
+    """The two tasks of docs/design.md section 1.
 
     ``u`` (norm ``a``), ``v_S`` (norm ``b_S``), ``v_T`` (norm ``b_T``) are orthogonal;
     ``mu_S = u + v_S`` and ``mu_T = s * u + v_T``.  Noise patches are
@@ -95,7 +95,7 @@ class Task:
 
 @dataclass(frozen=True)
 class Model:
-    """Two-layer CNN with fixed second layer (DESIGN.md section 2).
+    """Two-layer CNN with fixed second layer (docs/design.md section 2).
 
     ``f(W, x) = (1/m) sum_r sum_p [act(<w_{+1,r}, x^(p)>) - act(<w_{-1,r}, x^(p)>)]``,
     ``w_{j,r} ~ N(0, sigma_0^2 I)`` at initialisation.
@@ -124,7 +124,7 @@ class Model:
 
 @dataclass(frozen=True)
 class Train:
-    """Full-batch training of one stage (DESIGN.md section 3): ``steps`` updates of an
+    """Full-batch training of one stage (docs/design.md section 3): ``steps`` updates of an
     optax optimizer with learning rate ``eta`` (plain GD, ``"sgd"``, is the default and
     the one the theory speaks about); metrics every ``log_every`` steps."""
 
@@ -153,7 +153,7 @@ class Train:
 
 @dataclass(frozen=True)
 class Transfer:
-    """How the downstream model reuses the upstream one (DESIGN.md section 4, step 2).
+    """How the downstream model reuses the upstream one (docs/design.md section 4, step 2).
 
     ``mode = "inherit"``: ``k = round(alpha * m)`` filters per class are copied from the
     upstream model, chosen by ``policy``, multiplied by ``rescale``; ``freeze_inherited``
@@ -205,7 +205,7 @@ class Eval:
     source points for the upstream model; off by default since drawing d-dimensional
     Gaussian noise is the costliest part of evaluation, and the exact error needs none).
 
-    The exact conditional error (THEORY.md section 2) integrates the fresh noise patch
+    The exact conditional error (docs/theory.md section 2) integrates the fresh noise patch
     out through the 2m-dimensional Gaussian ``z ~ N(0, sigma_p^2 W (I - Pi) W^T)`` by
     Monte Carlo with ``mc_draws`` draws (``curve_draws`` for the training curves).
     """

@@ -1,4 +1,4 @@
-"""Calibrate the scratch law of THEORY.md section 1 on scratch-only simulations.
+"""Calibrate the scratch law of docs/theory.md section 1 on scratch-only simulations.
 
     python -m simtransfer.experiments.calibrate --out theory/calibration.json
 
@@ -12,7 +12,7 @@ the estimates with 95% CIs, the RMSE, the grid, every point and this command;
 Grid: (d, n_T) pairs x 7 target SNR2 values from 0.01 to 10 (errors from ~0.42 to ~0);
 ``||mu_T|| = (SNR2 sigma_p^4 d / n_T)^(1/4)`` is put on ``v_T`` (``a = 0``), so the points
 cover the transition evenly in SNR2 while d varies 4-fold at n_T = 10, n_T 4-fold at
-d = 500, plus the default (1000, 20).  Training as the prototype of THEORY.md: m = 10,
+d = 500, plus the default (1000, 20).  Training as the prototype of docs/theory.md: m = 10,
 sigma_0 = 0.01, eta = 0.5, T_down = 300, plain GD, 32 seeds a point; the upstream stage is
 irrelevant to scratch and runs 1 step on 2 samples.  Each (d, n_T) pair is one compilation
 (~20-35 s on CPU, most of the cost); the SNR2 values are traced and reuse it.  The
@@ -33,6 +33,7 @@ from theory.calibration import Calibration
 from theory.scratch import LAWS, calibrate, snr2
 
 from ..config import Eval, Experiment, Model, Task, Train, Transfer
+from ..runs.devices import use_cpu_devices
 from ..runs.run import run
 
 __all__ = ["GRID", "QUICK_GRID", "scratch_experiment", "measure", "fit_all", "main"]
@@ -101,7 +102,9 @@ def fit_all(points: list[dict[str, float]], bootstrap: int = 200) -> dict[str, A
 
 
 def main(argv: list[str] | None = None) -> Calibration:
-    ap = argparse.ArgumentParser(prog="python -m simtransfer.experiments.calibrate", description=__doc__.split("\n\n")[0])
+    use_cpu_devices()
+    ap = argparse.ArgumentParser(prog="python -m simtransfer.experiments.calibrate",
+                                 description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="theory/calibration.json", help="JSON file to write")
     ap.add_argument("--seeds", type=int, default=None, help="seeds per point (default: the grid's)")
     ap.add_argument("--key", type=int, default=0)

@@ -3,7 +3,7 @@
 ``measure(exp, grid_points, seeds, key)`` reruns each seed's trial state
 (``protocol.make_trial_state``) and reduces every model to two numbers
 on the *target* task: the signal margin S (the mean over y of y f on the signal patch alone)
-and the s.d. N of its output on fresh target noise (THEORY.md section 2's Gaussian
+and the s.d. N of its output on fresh target noise (docs/theory.md section 2's Gaussian
 ``z ~ N(0, sigma_p^2 W (I - Pi) W^T)``, Monte Carlo, common draws within a seed).
 
 Measured *before fine-tuning* (usable by a plug-in prediction): the inherited filters

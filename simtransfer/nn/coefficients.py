@@ -1,4 +1,4 @@
-r"""Signal learning gamma and noise memorisation rho recorded during training (DESIGN.md 5).
+r"""Signal learning gamma and noise memorisation rho recorded during training (docs/design.md section 5).
 
 Within a stage, gradient descent adds to each filter only multiples of the signal
 directions and of the stage's training noise patches, so relative to the stage's

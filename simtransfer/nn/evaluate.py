@@ -1,5 +1,5 @@
 """Test error: empirical on a fresh test set, and exact given the weights
-(``theory.exact``, THEORY.md section 2), for the dense and the gram backends."""
+(``theory.exact``, docs/theory.md section 2), for the dense and the gram backends."""
 
 from __future__ import annotations
 

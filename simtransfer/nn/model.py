@@ -1,4 +1,4 @@
-"""Two-layer CNN with fixed second layer (DESIGN.md section 2), as pure functions.
+"""Two-layer CNN with fixed second layer (docs/design.md section 2), as pure functions.
 
 ``W`` has shape (2, m, d): ``W[0]`` are the filters of class j = +1, ``W[1]`` those of
 class j = -1.  The network output is
@@ -16,7 +16,8 @@ import jax.numpy as jnp
 
 from theory.exact import activation_fn, output_from_preacts
 
-__all__ = ["activation", "cnn_apply", "cnn_batch", "cnn_structured", "binary_kl", "distill_loss", "output_from_preacts", "logistic_loss", "init_filters"]
+__all__ = ["activation", "cnn_apply", "cnn_batch", "cnn_structured", "binary_kl", "distill_loss", "output_from_preacts",
+           "logistic_loss", "init_filters"]  # fmt: skip
 
 Activation = Callable[[jax.Array], jax.Array]
 
@@ -41,7 +42,9 @@ def cnn_batch(W: jax.Array, X: jax.Array, act: Activation) -> jax.Array:
     return output_from_preacts(pre, act)
 
 
-def cnn_structured(W: jax.Array, xi: jax.Array, y_signal: jax.Array, mu: jax.Array | None, act: Activation) -> jax.Array:
+def cnn_structured(
+    W: jax.Array, xi: jax.Array, y_signal: jax.Array, mu: jax.Array | None, act: Activation
+) -> jax.Array:
     """f(W, x_i) for inputs given by patch type (``config.data.Batch``): returns (n,).
 
     The signal patch ``y_i mu`` contributes ``y_i <w_{j,r}, mu>`` (one product with mu for
@@ -60,7 +63,7 @@ def cnn_structured(W: jax.Array, xi: jax.Array, y_signal: jax.Array, mu: jax.Arr
 
 
 def logistic_loss(W: jax.Array, xi: jax.Array, y_signal, y, mu, act: Activation) -> jax.Array:
-    """L(W) = (1/n) sum_i log(1 + exp(-y_i f(W, x_i))) (DESIGN.md section 3), x_i given
+    """L(W) = (1/n) sum_i log(1 + exp(-y_i f(W, x_i))) (docs/design.md section 3), x_i given
     by its noise patches ``xi`` and signal patch ``y_signal_i mu``."""
     return jnp.mean(jnp.logaddexp(0.0, -y * cnn_structured(W, xi, y_signal, mu, act)))
 

@@ -1,4 +1,4 @@
-"""Full-batch training of one stage (DESIGN.md section 3) with an optax optimizer.
+"""Full-batch training of one stage (docs/design.md section 3) with an optax optimizer.
 
 ``train`` runs ``cfg.steps`` updates under ``jax.lax.scan`` and records metrics at the
 steps ``cfg.log_steps`` (0, log_every, ..., T): training loss and accuracy, plus whatever

@@ -19,9 +19,10 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 
+from theory.exact import ExactError
+
 from ..config import Experiment
 from ..nn.model import Activation
-from theory.exact import ExactError
 
 __all__ = ["Backend", "Evaluation"]
 

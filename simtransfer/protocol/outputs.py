@@ -33,7 +33,9 @@ def theta_of(exp: Experiment) -> dict[str, jax.Array]:
     return {k: jnp.asarray(v, jnp.float32) for k, v in traced_values(exp).items()}
 
 
-def assemble_outputs(ex_up, emp_up, c_up, bad_up, mask, ex_dn, emp_dn, c_dn, bad_dn, scores=None) -> dict[str, jax.Array]:
+def assemble_outputs(
+    ex_up, emp_up, c_up, bad_up, mask, ex_dn, emp_dn, c_dn, bad_dn, scores=None
+) -> dict[str, jax.Array]:
     """The per-seed SCALARS and CURVES of a trial from its stage results: exact and
     empirical errors of the upstream and of the (zero-shot, transfer, scratch) models,
     final losses, divergence flags, curves, and the gain.  ``scores``: the

@@ -53,7 +53,9 @@ def backend_class(data: str, backend: str) -> type[Backend]:
         return _REGISTRY[(data, backend)]
     except KeyError:
         have = ", ".join(f"{d}/{b}" for d, b in sorted(_REGISTRY))
-        raise ValueError(f"backend: no backend for task.data = {data!r} with backend = {backend!r} (have {have})") from None
+        raise ValueError(
+            f"backend: no backend for task.data = {data!r} with backend = {backend!r} (have {have})"
+        ) from None
 
 
 def backend_for(exp: Experiment) -> Backend:

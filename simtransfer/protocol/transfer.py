@@ -51,7 +51,8 @@ def transfer_trial(bk: Backend, data: Any, th: dict[str, jax.Array]) -> tuple[di
     f_teacher = jnp.zeros((exp.n_target,))
     if tr.distills:  # the upstream model teaches on the target training inputs
         f_teacher, y_T = bk.teacher(data, W_up, act)
-        lam_s = lam_s.at[0].set(th["transfer.lam"] * distill_mask(f_teacher, y_T, tr.partition, th["transfer.confidence"]))
+        lam_i = distill_mask(f_teacher, y_T, tr.partition, th["transfer.confidence"])
+        lam_s = lam_s.at[0].set(th["transfer.lam"] * lam_i)
     down = lambda W0, fz, lam_i: bk.train_stage(  # noqa: E731
         data, "downstream", W0, act, th, frozen=fz,
         distill=(f_teacher, lam_i, th["transfer.tau"]) if tr.distills else None,

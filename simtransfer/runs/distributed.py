@@ -18,7 +18,8 @@ import time
 
 import jax
 
-__all__ = ["DistributedError", "initialize", "wait_for_files", "is_multiprocess", "my_units", "add_arguments", "initialize_from_args"]
+__all__ = ["DistributedError", "initialize", "wait_for_files", "is_multiprocess", "my_units", "add_arguments",
+           "initialize_from_args"]  # fmt: skip
 
 
 class DistributedError(RuntimeError):
@@ -113,7 +114,7 @@ def add_arguments(parser) -> None:
     """The command-line options that join a multi-process run (``sweep``, ``check``, ...)."""
     g = parser.add_argument_group("several processes (jax.distributed; README 'Many processes and many hosts')")
     g.add_argument("--distributed", action="store_true",
-                   help="join the others with jax.distributed.initialize() (SLURM, TPU pods, ...: detected)")  # fmt: skip
+                   help="join the others by jax.distributed.initialize() (SLURM, TPU pods: detected)")  # fmt: skip
     g.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0 (explicit launch)")
     g.add_argument("--num-processes", type=int, metavar="N", help="processes in all (with --coordinator)")
     g.add_argument("--process-id", type=int, metavar="I", help="this process, 0..N-1 (with --coordinator)")

@@ -89,7 +89,8 @@ def free_bytes(device=None) -> int:
 def _describe(exp) -> str:
     t = exp.task
     parts = [f"task.d = {t.d}", f"n_source = {exp.n_source}", f"n_target = {exp.n_target}", f"task.P = {t.P}",
-             f"model.m = {exp.model.m}", f"eval.mc_draws = {exp.eval.mc_draws}", f"eval.n_test = {exp.eval.n_test}"]  # fmt: skip
+             f"model.m = {exp.model.m}", f"eval.mc_draws = {exp.eval.mc_draws}",
+             f"eval.n_test = {exp.eval.n_test}"]  # fmt: skip
     return ", ".join(parts)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from ..config import ConfigError, Experiment, from_dict
 from .io import atomic_write
 
-__all__ = ["Result", "Summary", "ResultsError", "STAGES"]
+__all__ = ["Result", "Summary", "ResultsError", "STAGES", "check_out_dir"]
 
 STAGES = ("upstream", "transfer", "scratch")
 _FILES = ("config.toml", "meta.json", "arrays.npz")
@@ -22,6 +22,13 @@ _FILES = ("config.toml", "meta.json", "arrays.npz")
 
 class ResultsError(RuntimeError):
     """A results directory or file is missing, corrupt, or belongs to another config."""
+
+
+def check_out_dir(out: str | os.PathLike) -> None:
+    """``ResultsError`` naming ``out`` unless it is a directory or does not exist yet (results
+    are saved as several files in a directory)."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ResultsError(f"{os.fspath(out)}: exists and is not a directory; --out/out= names a directory to save in")
 
 
 @dataclass(frozen=True)
@@ -101,7 +108,7 @@ class Result:
 
     ``res.err_transfer`` etc. give the arrays directly; ``res.steps("upstream")`` gives the
     training steps at which the ``curve_upstream_*`` arrays were logged.  ``err_*`` are
-    exact conditional test errors (THEORY.md section 2), ``emp_err_*`` empirical ones on
+    exact conditional test errors (docs/theory.md section 2), ``emp_err_*`` empirical ones on
     the shared test set, ``gain = err_scratch - err_transfer``.
     """
 

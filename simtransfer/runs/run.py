@@ -7,18 +7,18 @@ import os
 import platform
 import time
 import warnings
-from typing import Any, Callable
+from typing import Callable
 
 import jax
 import numpy as np
 
 from ..config import Experiment, static_part
-from ..version import __version__
 from ..protocol import make_trial, theta_of
+from ..version import __version__
 from .cache import code_version, enable_compilation_cache
 from .devices import batched_call, default_micro_batch, local_mesh, map_trials
 from .memory import seeds_per_call
-from .result import STAGES, Result, ResultsError
+from .result import STAGES, Result, ResultsError, check_out_dir
 
 __all__ = ["run", "seed_keys", "compiled_trial", "DivergenceWarning", "package_version"]
 
@@ -82,6 +82,8 @@ def run(
         raise TypeError(f"run: expected an Experiment, got {type(exp).__name__}")
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"seeds: must be a positive integer, got {seeds!r}")
+    if out is not None:
+        check_out_dir(out)
     if out is not None and os.path.exists(os.path.join(out, "meta.json")):
         prev = Result.load(out)
         if prev.exp != exp or prev.seeds != seeds or prev.key != key:

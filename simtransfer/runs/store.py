@@ -18,7 +18,8 @@ from .io import atomic_write
 from .result import ResultsError
 from .run import package_version
 
-__all__ = ["load_sweep", "chunk_path", "plan_chunks", "sweep_manifest", "check_or_write_manifest", "load_chunk", "write_npz", "assemble"]
+__all__ = ["load_sweep", "chunk_path", "plan_chunks", "sweep_manifest", "check_or_write_manifest", "load_chunk",
+           "write_npz", "assemble"]  # fmt: skip
 
 
 def plan_chunks(exp: Experiment, grid: dict[str, list], chunk_points: int):
@@ -128,7 +129,8 @@ def assemble(exp, grid, seeds, key, chunks, results) -> xr.Dataset:
     shape = tuple(len(grid[n]) for n in names)
     # A sweep over steps gives curves of different lengths: pad the shorter with NaN (with
     # a fixed log_every their logged steps are a prefix of the longest run's).
-    tail = {k: max((r[k].shape[2:] for r in results.values()), key=lambda s: s[-1] if s else 0) for k in results[min(results)]}
+    tail = {k: max((r[k].shape[2:] for r in results.values()), key=lambda s: s[-1] if s else 0)
+            for k in results[min(results)]}  # fmt: skip
     arrays = {k: np.full(shape + (seeds,) + tail[k], np.nan if v.dtype.kind == "f" else 0, v.dtype)
               for k, v in results[min(results)].items()}  # fmt: skip
     point_cfg: dict[tuple, Experiment] = {}
@@ -174,7 +176,8 @@ def _theory_predictions(point_cfg: dict[tuple, Experiment], names: list[str], sh
     NaN (no variable at all when every point is a digits point)."""
     import theory
 
-    fields = {"pred_err_transfer": "err_transfer", "pred_err_scratch": "err_scratch", "pred_gain": "gain", "sign": "sign",
+    fields = {"pred_err_transfer": "err_transfer", "pred_err_scratch": "err_scratch", "pred_gain": "gain",
+              "sign": "sign",
               "in_domain": "in_domain"}
     out: dict[str, np.ndarray] = {}
     for idx, cfg in point_cfg.items():

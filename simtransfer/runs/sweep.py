@@ -2,7 +2,8 @@
 
 Points whose configs differ only in traced fields (``config.TRACED_FIELDS``: signal
 norms, sigma_p, eta, alpha, s, ...) share one compiled call over the flat (point, seed)
-axis (a vmap, or on CPU a per-device scan: ``runs.devices.map_trials``); points that change shapes (d, n, m, P, steps ...) are grouped so each
+axis (a vmap, or on CPU a per-device scan: ``runs.devices.map_trials``); points that change
+shapes (d, n, m, P, steps ...) are grouped so each
 distinct static configuration compiles once.  Seed i uses the same key at every point
 (common random numbers: differences between points are paired).
 
@@ -22,26 +23,33 @@ single-process run.
 from __future__ import annotations
 
 import functools
-import itertools
-import json
 import os
 import time
-from dataclasses import fields
-from typing import Any, Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import jax
 import numpy as np
 import xarray as xr
 
-from ..config import ConfigError, Experiment, from_dict, resolve_field, static_part
-from ..protocol import CURVES, SCALARS, make_trial, theta_of
+from ..config import ConfigError, Experiment, resolve_field
+from ..protocol import make_trial, theta_of
 from .cache import enable_compilation_cache
 from .devices import batched_call, default_micro_batch, local_mesh, map_trials
 from .distributed import my_units, wait_for_files
 from .io import atomic_write
 from .memory import seeds_per_call
+from .result import check_out_dir
 from .run import seed_keys
-from .store import assemble, chunk_path, plan_chunks, check_or_write_manifest, load_chunk, load_sweep, sweep_manifest, write_npz
+from .store import (
+    assemble,
+    check_or_write_manifest,
+    chunk_path,
+    load_chunk,
+    load_sweep,
+    plan_chunks,
+    sweep_manifest,
+    write_npz,
+)
 
 __all__ = ["sweep", "load_sweep", "TRACE_COUNT"]
 
@@ -120,10 +128,11 @@ def sweep(
     keys = seed_keys(key, seeds)
     nproc = jax.process_count()
     if nproc > 1 and out is None:
-        raise ConfigError("sweep: several processes need out=DIR on a shared file system (they exchange chunks through it)")
+        raise ConfigError("sweep: several processes need out=DIR on a shared file system (they exchange chunks there)")
     enable_compilation_cache()
     chunk_dir = None
     if out is not None:
+        check_out_dir(out)
         chunk_dir = os.path.join(out, "chunks")
         check_or_write_manifest(out, manifest)
         os.makedirs(chunk_dir, exist_ok=True)

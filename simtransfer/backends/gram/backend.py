@@ -16,8 +16,15 @@ from ...nn.evaluate import curve_errors
 from ...protocol.interface import Backend, Evaluation
 from ...protocol.registry import register
 from .basis import LINEAR_OPTIMIZERS, GramBasis, basis_layout, normal, one_hot_init, sample_basis
-from .evaluate import coef_curves, empirical_error_gram, error_counts_gram, exact_error_gram, features_gram, \
-    noise_cov_gram, stage_coords
+from .evaluate import (
+    coef_curves,
+    empirical_error_gram,
+    error_counts_gram,
+    exact_error_gram,
+    features_gram,
+    noise_cov_gram,
+    stage_coords,
+)
 from .train import train_gram
 
 __all__ = ["GramData", "GramBackend"]
@@ -77,8 +84,10 @@ class GramBackend(Backend):
         # every exact error of the seed (curves its first curve_draws rows, the upstream its
         # first 2 m_up columns); drawn by the blocked ``normal``, so not the dense trial's values.
         mc = normal(keys["mc"], (max(ev.mc_draws, ev.curve_draws), P - 1, 2 * max(m, m_up)))
-        mcs = {"final_up": mc[: ev.mc_draws, :, : 2 * m_up], "final_dn": mc[: ev.mc_draws, :, : 2 * m],
-               "curve_up": mc[: ev.curve_draws, :, : 2 * m_up], "curve_dn": mc[: ev.curve_draws, :, : 2 * m]}  # fmt: skip
+        mcs = {
+            "final_up": mc[: ev.mc_draws, :, : 2 * m_up], "final_dn": mc[: ev.mc_draws, :, : 2 * m],
+            "curve_up": mc[: ev.curve_draws, :, : 2 * m_up], "curve_dn": mc[: ev.curve_draws, :, : 2 * m],
+        }  # fmt: skip
         norms_z = jnp.stack([a, b_S, b_T])  # ||u||, ||v_S||, ||v_T||
         scale_z = jnp.where(norms_z == 0, 1.0, norms_z)
         return GramData(keys, basis, {"upstream": mu_S, "downstream": mu_T}, {"upstream": Gmu_S, "downstream": Gmu_T},
@@ -130,9 +139,10 @@ class GramBackend(Backend):
 
     def features(self, data, W_up, act):
         G, b, lay, K_up = data.basis.G, data.basis, self.lay, self.lay["upstream"].stop
+        Gmu_T, Gmu_S = data.Gmu["downstream"][:K_up], data.Gmu["upstream"][:K_up]
         phi = {
-            "target": features_gram(W_up, G[:K_up, lay["target_noise"]], data.Gmu["downstream"][:K_up], b.y_signal_T, act),
-            "source": features_gram(W_up, G[:K_up, lay["source_noise"]], data.Gmu["upstream"][:K_up], b.y_signal_S, act),
+            "target": features_gram(W_up, G[:K_up, lay["target_noise"]], Gmu_T, b.y_signal_T, act),
+            "source": features_gram(W_up, G[:K_up, lay["source_noise"]], Gmu_S, b.y_signal_S, act),
         }
         return phi, {"target": b.y_T, "source": b.y_S}
 

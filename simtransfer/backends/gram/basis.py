@@ -161,12 +161,12 @@ def sample_basis(
     exp: Experiment, *, k_normal: jax.Array, k_chi: jax.Array, k_init: jax.Array, k_labels: jax.Array,
     sigma_0, sigma_p, label_flip,
 ) -> GramBasis:  # fmt: skip
-    """One seed's basis Gram (DESIGN.md sections 1, 2 and 5) and training labels.
+    """One seed's basis Gram (docs/design.md sections 1, 2 and 5) and training labels.
 
     Keys: ``k_normal`` / ``k_chi`` the Bartlett factor; ``k_init`` the frame coordinates
     (N(0, sigma_0^2) each) of the upstream and fresh downstream init filters;
     ``k_labels`` the labels of both training sets (y uniform on {-1, +1}, the observed
-    label flipped with probability ``label_flip``, DESIGN.md section 1).
+    label flipped with probability ``label_flip``, docs/design.md section 1).
     """
     lay = basis_layout(exp)
     size = {name: sl.stop - sl.start for name, sl in lay.items()}

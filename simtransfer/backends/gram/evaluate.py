@@ -27,7 +27,7 @@ def noise_cov_gram(C: jax.Array, Lp: jax.Array, sigma_p) -> jax.Array:
 
 
 def exact_error_gram(C, Gmu, Lp, sigma_p, draws, act, label_flip=0.0):
-    """Exact conditional test error (THEORY.md section 2) of coefficients ``C`` (2, m, K)
+    """Exact conditional test error (docs/theory.md section 2) of coefficients ``C`` (2, m, K)
     on the task whose signal has basis inner products ``Gmu = G[:, :3] mu_frame`` (K,)."""
     return exact_error(mm(C, Gmu), noise_cov_gram(C, Lp, sigma_p), draws, act, label_flip)
 
@@ -49,7 +49,7 @@ def error_counts_gram(key, Cs, Gmu, Lp, n_test: int, chunk: int, P: int, sigma_p
 
 
 def stage_coords(dC, G, scale_z, noise: slice) -> tuple[jax.Array, jax.Array]:
-    """DESIGN.md section 5 coordinates of a stage's update ``dC = C - C0`` (2, m, K):
+    """docs/design.md section 5 coordinates of a stage's update ``dC = C - C0`` (2, m, K):
     ``gamma`` (2, m, 3) along (u, v_S, v_T) and ``rho`` (2, m, N) over the noise patches
     ``noise``.  With ``w - w0 = sum_z gamma_z z/||z||^2 + sum_i rho_i xi_i/||xi_i||^2``:
     a unit frame direction's coefficient is gamma/||z||, a raw patch's rho/||xi||^2.

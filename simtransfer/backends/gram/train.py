@@ -71,7 +71,7 @@ def train_gram(
         return Q0 + mm(D.reshape(2 * m, 1 + N), G_tr).reshape(2, m, 1 + N)
 
     def outputs(Q):
-        """f(W, x_i) (n,) from the pre-activations (DESIGN.md section 2): the signal patch
+        """f(W, x_i) (n,) from the pre-activations (docs/design.md section 2): the signal patch
         contributes act(y_i <w, mu>), each noise patch act(<w, xi_{i,p}>)."""
         h_sig = act(y_signal[:, None, None] * Q[None, :, :, 0]).sum(2)  # (n, 2): sum over r
         h_noise = act(Q[:, :, 1:].reshape(2, m, n, N // n)).sum((1, 3))  # (2, n): over r, p

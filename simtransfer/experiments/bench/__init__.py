@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from ...config import Experiment
+from ...runs.devices import use_cpu_devices
 from .gram import bench_gram
 from .latency import bench_latency
 from .trial import bench, matmul_gflops, trial_flops
@@ -35,5 +36,6 @@ def bench_all(exp: Experiment | None = None, part: str = "all", repeats: int = 2
 
 
 def main(argv: list[str] | None = None) -> int:
+    use_cpu_devices()
     print(json.dumps(bench_all(), indent=1))
     return 0

@@ -110,7 +110,8 @@ def bench_gram(
         "devices": [str(dv) for dv in jax.local_devices()],
         "rows": rows,
         "speedup_at_1e3": speedup,
-        "speedup_at_1e3_without_evaluation": row("gram_no_eval", d0)["seeds_per_s"] / row("dense_no_eval", d0)["seeds_per_s"],
+        "speedup_at_1e3_without_evaluation":
+            row("gram_no_eval", d0)["seeds_per_s"] / row("dense_no_eval", d0)["seeds_per_s"],
         "evaluation_s_per_seed_at_1e3": {b: t / seeds for b, t in no_eval.items()},
         "gram_time_ratio_max_d_vs_1e3": flat,
         "speedup_by_d": {r["d"]: r["seeds_per_s"] / row("dense", r["d"])["seeds_per_s"]

@@ -109,7 +109,9 @@ def _loop_seconds_per_seed(exp: Experiment, seeds: int, repeats: int) -> float:
     return _best(loop, repeats) / seeds
 
 
-def bench(exp: Experiment | None = None, seed_counts=(1, 8, 32, 128), loop_seeds: int = 8, repeats: int = 2) -> dict[str, Any]:
+def bench(
+    exp: Experiment | None = None, seed_counts=(1, 8, 32, 128), loop_seeds: int = 8, repeats: int = 2
+) -> dict[str, Any]:
     """Seeds/s of the (default) trial vmapped over 1, 8, 32, 128 seeds and as a Python loop
     of the jitted single-seed trial, with flops, GFLOP/s and the machine's matmul limit."""
     exp = exp or Experiment()
@@ -148,15 +150,17 @@ def bench(exp: Experiment | None = None, seed_counts=(1, 8, 32, 128), loop_seeds
     # and the same without the empirical test set (the Gaussian noise draws dominate it).
     S = max(seed_counts)
     quiet = dataclasses.replace(exp, upstream=dataclasses.replace(exp.upstream, log_every=max(exp.upstream.steps, 1)),
-                                downstream=dataclasses.replace(exp.downstream, log_every=max(exp.downstream.steps, 1)))  # fmt: skip
+                                downstream=dataclasses.replace(exp.downstream,
+                                                               log_every=max(exp.downstream.steps, 1)))  # fmt: skip
     t_quiet = _seconds_per_seed(quiet, S, repeats)
     t_full = out[path][str(S)]["s_per_seed"]
     out["logging_cost_fraction"] = (t_full - t_quiet) / t_full
     no_emp = dataclasses.replace(exp, eval=dataclasses.replace(exp.eval, n_test=0, n_test_source=0))
     t_no_emp = _seconds_per_seed(no_emp, S, repeats)
     out["empirical_test_cost_fraction"] = (t_full - t_no_emp) / t_full
-    out["no_empirical_test"] = {"s_per_seed": t_no_emp, "gflops": (flops["total"] - flops["empirical_test"]) / t_no_emp / 1e9,
-                                "fraction_of_matmul_limit": (flops["total"] - flops["empirical_test"]) / t_no_emp / 1e9 / mm["limit"]}  # fmt: skip
+    gflops_no_emp = (flops["total"] - flops["empirical_test"]) / t_no_emp / 1e9
+    out["no_empirical_test"] = {"s_per_seed": t_no_emp, "gflops": gflops_no_emp,
+                                "fraction_of_matmul_limit": gflops_no_emp / mm["limit"]}  # fmt: skip
     # The GD steps alone: the same quiet trial without a test set, at its full step count
     # minus at one step per stage; what is left is the cost of the optimiser's steps.
     def stage(cfg, steps):

@@ -44,9 +44,9 @@ Command line::
     python -m simtransfer.experiments.check --calibrate-h4 [--out theory/h4.json]   # H4's constants
 """
 
+from .cells import BASELINE, FAMILY_ROWS, hypotheses
 from .grid import BASE, CALIBRATION_BLOCKS, CALIBRATION_KEY, CHECK_BLOCKS, CHECK_KEY, QUICK_BLOCKS, Block, run_blocks
 from .main import calibrate_h4, check, main
-from .cells import BASELINE, FAMILY_ROWS, hypotheses
 from .score import balanced_accuracy, bootstrap_interval, family_table, format_table, score
 
 __all__ = [

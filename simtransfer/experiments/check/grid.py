@@ -178,14 +178,18 @@ def run_blocks(
             path_of = {flat: None if out is None else os.path.join(out, f"measure-{n_meas}", f"point-{flat:04d}.npz")
                        for flat, _ in cells}  # fmt: skip
             cfg_of = {flat: exp.set(**{n: grid[n][i] for n, i in zip(names, idx)}) for flat, idx in cells}
+
+            def measured(cfg):
+                return lambda: {k: v[0] for k, v in measure([cfg], n_meas, key).items()}
+
             if is_multiprocess():  # as the sweep's chunks: each process measures its share, on disk
                 for flat in my_units(len(cells)):
-                    _cached_npz(path_of[flat], lambda cfg=cfg_of[flat]: {k: v[0] for k, v in measure([cfg], n_meas, key).items()})
+                    _cached_npz(path_of[flat], measured(cfg_of[flat]))
                 wait_for_files([path_of[flat] for flat, _ in cells], f"check measurements {out}")
             for flat, idx in cells:
                 vals = {n: grid[n][i] for n, i in zip(names, idx)}
                 cfg = cfg_of[flat]
-                meas = _cached_npz(path_of[flat], lambda cfg=cfg: {k: v[0] for k, v in measure([cfg], n_meas, key).items()})
+                meas = _cached_npz(path_of[flat], measured(cfg))
                 pt = ds.isel(dict(zip(names, idx)))
                 rec = {"cfg": cfg, "block": block.name, "values": vals}
                 rec.update({k: np.asarray(pt[k].values) for k in _SWEPT})

@@ -12,12 +12,24 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...runs import distributed
+from ...runs.devices import use_cpu_devices
 from ...runs.io import atomic_write
-from .grid import BASE, CALIBRATION_BLOCKS, CALIBRATION_KEY, CHECK_BLOCKS, CHECK_KEY, DEFAULT_CACHE, MEASURE_SEEDS, \
-    QUICK_BLOCKS, Block, run_blocks
 from .cells import FAMILY_ROWS, hypotheses
 from .cells import cell_summary as _cell
+from .grid import (
+    BASE,
+    CALIBRATION_BLOCKS,
+    CALIBRATION_KEY,
+    CHECK_BLOCKS,
+    CHECK_KEY,
+    DEFAULT_CACHE,
+    MEASURE_SEEDS,
+    QUICK_BLOCKS,
+    Block,
+    run_blocks,
+)
 from .score import family_table, format_table, score
+
 
 def _blocks_meta(blocks: Sequence[Block]) -> list[dict[str, Any]]:
     return [{"name": b.name, "static": dict(b.static), "grids": [dict(g) for g in b.grids]} for b in blocks]
@@ -138,13 +150,16 @@ def calibrate_h4(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m simtransfer.experiments.check`` (and ``python -m simtransfer check``)."""
-    p = argparse.ArgumentParser(prog="python -m simtransfer check", description="how well does each transfer hypothesis predict the sign of the gain?")
+    use_cpu_devices()
+    p = argparse.ArgumentParser(prog="python -m simtransfer check",
+                                description="how well does each transfer hypothesis predict the sign of the gain?")
     p.add_argument("--seeds", type=int, default=32)
     p.add_argument("--key", type=int, default=None,
                    help=f"root seed (default {CHECK_KEY}; {CALIBRATION_KEY} with --calibrate-h4)")  # fmt: skip
     p.add_argument("--quick", action="store_true", help="a tiny grid at <= 4 seeds (seconds; for tests)")
     p.add_argument("--out", metavar="FILE", help="write the table (or, with --calibrate-h4, the constants) as JSON")
-    p.add_argument("--cache-dir", default=DEFAULT_CACHE, help="results cache (default: the check folder under SIMTRANSFER_CACHE_DIR or the user cache directory)")
+    p.add_argument("--cache-dir", default=DEFAULT_CACHE,
+                   help="results cache (default: check/ under SIMTRANSFER_CACHE_DIR or the user cache directory)")
     p.add_argument("--no-cache", action="store_true", help="recompute everything, cache nothing")
     p.add_argument("--calibrate-h4", action="store_true", help="fit H4's kappa on the calibration grid")
     p.add_argument("--progress", action="store_true", help="progress bars")

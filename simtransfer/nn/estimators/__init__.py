@@ -2,7 +2,7 @@ r"""Transferability estimators (issue 6): scores of the inherited model, before 
 
 Practitioners rank pre-trained models by a score computed from the model's *features* on
 the target training set, without fine-tuning.  Here the pre-trained model is the upstream
-CNN of DESIGN.md section 4, and its features are the 2 m_up filter responses
+CNN of docs/design.md section 4, and its features are the 2 m_up filter responses
 
     phi(x)_{j,r} = sum_{p=1..P} act(<w_{j,r}, x^(p)>),   j in {+1, -1}, r = 1..m_up,
 
@@ -11,13 +11,14 @@ a fixed linear read-out of them: ``f(W_up, x) = (1/m_up) sum_r (phi_{+1,r} - phi
 Every score is a pure JAX function of the features F (n, D) of the target training inputs
 (and, for task relatedness, of the source training inputs), jit- and vmap-safe, with
 "higher = more transferable"; ``transfer_scores`` computes all of them at once inside
-the trial (``simtransfer.protocol.transfer``, every backend with features), and ``simtransfer.experiments.testbed`` measures
+the trial (``simtransfer.protocol.transfer``, every backend with features), and
+``simtransfer.experiments.testbed`` measures
 how well they rank the true transfer gain.
 
 Numerics.  The estimators need thin SVDs of the feature matrix and eigenvalues of small
 PSD matrices, all min(n_T, D)-square (D = 2 m_up <= ~40; the n_T x n_T Gram side when
 n_T <= D).  LAPACK calls (``jnp.linalg.eigh``/``svd``) inside vmapped jits have hung
-XLA:CPU (DESIGN.md section 7), so ``theory.linalg.sym_eig`` is a hand-written cyclic Jacobi method in
+XLA:CPU (docs/design.md section 7), so ``theory.linalg.sym_eig`` is a hand-written cyclic Jacobi method in
 round-robin order (each round n/2 disjoint rotations as elementwise row/column updates),
 with a relative stopping rule so that small eigenvalues converge too (4-8 sweeps).
 Jacobi needs only ``jnp`` ops and batches: the trial's four eigenproblems run as one
@@ -36,8 +37,19 @@ from theory.linalg import sym_eig
 
 from .features import features, features_from_preacts
 from .relatedness import _class_stats, _relatedness_from, _w2_matrices, gaussian_w2, relatedness
-from .spectral import HSCORE_RIDGE, _gram_side, _logme_from_svd, _one_hot, _spectral_and_hscore, _svd_matrix, \
-    _svd_parts, hscore, logme, logme_evidence, spectral_score
+from .spectral import (
+    HSCORE_RIDGE,
+    _gram_side,
+    _logme_from_svd,
+    _one_hot,
+    _spectral_and_hscore,
+    _svd_matrix,
+    _svd_parts,
+    hscore,
+    logme,
+    logme_evidence,
+    spectral_score,
+)
 
 __all__ = [
     "SCORES",
