@@ -28,9 +28,10 @@ if __package__ in (None, ""):
 
 import numpy as np
 import xarray as xr
-from scipy.stats import norm
 
 from figures import common as C
+from figures import plotting as P
+from figures.boundary import LEVEL, analyse, transfer_boundary
 
 import matplotlib.pyplot as plt  # noqa: E402
 from simtransfer import Experiment  # noqa: E402
@@ -42,7 +43,7 @@ except ImportError:  # pragma: no cover  (the layout may move it)
 
 NAME = "asymptotics"
 HYPS = ("H1", "H4", "H5")  # H1 with lambda = inf (its default)
-LEVEL, H, TAU, S0, SNR2_T, C_GUESS, ALPHA, BOOT = 0.25, 0.25, 100.0, 5e-5, 0.32, 0.2, 0.5, 2000
+H, TAU, S0, SNR2_T, C_GUESS, ALPHA = 0.25, 100.0, 5e-5, 0.32, 0.2, 0.5
 
 
 def n_hi(d: float) -> int:  # the largest power of 2 with n^2 ln d <= d
@@ -124,91 +125,6 @@ def compute(config=None, quick: bool = False) -> xr.Dataset:
                              "snr2_T": SNR2_T, "alpha": ALPHA, "m": m, "sigma_p": sp})
 
 
-# -- analysis (pure numpy; tested on synthetic laws)
-
-
-def _zero(lx, y, j, ok):
-    """Where y (..., k) crosses 0 between grid points j and j + 1 (linear in lx), NaN if not ok."""
-    y0, y1 = np.take_along_axis(y, j, -1)[..., 0], np.take_along_axis(y, j + 1, -1)[..., 0]
-    lx = np.broadcast_to(lx, y.shape)
-    x0, x1 = np.take_along_axis(lx, j, -1)[..., 0], np.take_along_axis(lx, j + 1, -1)[..., 0]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(ok, x0 + y0 / (y0 - y1) * (x1 - x0), np.nan)
-
-
-def scratch_boundary(lx, err, level: float = LEVEL):
-    """log ||mu*|| where a decreasing error first falls to ``level`` (probit interpolated
-    linearly in lx = log ||mu||), over the last axis; NaN if not inside the grid."""
-    below = np.nan_to_num(err, nan=1.0) <= level
-    j = np.argmax(below, axis=-1)
-    y = norm.ppf(np.clip(err, 1e-6, 1 - 1e-6)) - norm.ppf(level)
-    return _zero(lx, y, np.maximum(j - 1, 0)[..., None], below.any(-1) & (j > 0))
-
-
-def transfer_boundary(lx, gain):
-    """log a* where the gain turns from negative to positive below its maximum (the end of
-    negative transfer), over the last axis; NaN where the gain is never negative there."""
-    g = np.nan_to_num(gain, nan=0.0)
-    k = g.shape[-1]
-    neg = (g < 0) & (np.arange(k) < np.argmax(g, axis=-1)[..., None])
-    j = np.minimum(k - 1 - np.argmax(neg[..., ::-1], axis=-1), k - 2)
-    return _zero(lx, g, j[..., None], neg.any(-1))
-
-
-def ls_slope(x, y):
-    """Least-squares slope of y on x over the last axis (finite pairs; NaN if fewer than 2)."""
-    x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
-    ok = np.isfinite(x) & np.isfinite(y)
-    n = np.maximum(ok.sum(-1, keepdims=True), 1)
-    dx, dy = (np.where(ok, v - np.where(ok, v, 0).sum(-1, keepdims=True) / n, 0) for v in (x, y))
-    sxx = (dx**2).sum(-1)
-    return np.where((n[..., 0] >= 2) & (sxx > 0), (dx * dy).sum(-1) / np.where(sxx > 0, sxx, 1), np.nan)
-
-
-def _boot_means(v, B: int, seed: int = 0):
-    """(B + 1, ...) means over the seed (last) axis: row 0 all seeds, rows 1.. resampled."""
-    S = v.shape[-1]
-    idx = np.concatenate([np.arange(S)[None], np.random.default_rng(seed).integers(0, S, (B, S))])
-    return np.moveaxis(np.nanmean(v[..., idx], axis=-1), -1, 0)
-
-
-def _est(samples, key="slope", f=float) -> dict:
-    """Row 0 (all seeds) and the 95% percentile interval of rows 1.. (the bootstrap), mapped by f."""
-    fin = samples[1:][np.isfinite(samples[1:])]
-    ci = np.percentile(fin, [2.5, 97.5]) if fin.size else [np.nan] * 2
-    return {key: f(samples[0]), "ci95": [f(c) for c in ci], "finite_frac": fin.size / (samples.size - 1)}
-
-
-def analyse(ds: xr.Dataset, B: int = BOOT) -> dict:
-    """Bootstrap CIs of: scratch n-slope per d, d-slope per n, SNR2 at the boundary per cell;
-    transfer a* / b_T per cell and d log a* / d log n_S per d (and H1's, H4's)."""
-    n, d = ds.scr_n.values.astype(float), ds.scr_d.values.astype(float)
-    lmu = scratch_boundary(np.log(ds.scr_mu.values), _boot_means(ds.scr_err.values, B))  # (B+1, cells)
-    out = {"published": {"n_slope": -4.0, "d_slope": 4.0, "transfer_a_slope_H1_asymptotic": -0.25}}
-    out["scratch_n_slope"] = [{"d": x, "n": n[d == x].tolist(), **_est(ls_slope(lmu[:, d == x], np.log(n[d == x])))}
-                              for x in np.unique(d)]
-    out["scratch_d_slope"] = [{"n": x, "d": d[n == x].tolist(), "d_mid": float(np.exp(np.log(d[n == x]).mean())),
-                               **_est(ls_slope(lmu[:, n == x], np.log(d[n == x])))}
-                              for x in np.unique(n) if (n == x).sum() >= 2]
-    sp4 = float(ds.attrs["sigma_p"]) ** 4
-    out["snr2_star"] = [{"n": n[i], "d": d[i], **_est(n[i] * np.exp(4 * lmu[:, i]) / (sp4 * d[i]), "value")}
-                        for i in range(n.size)]
-    la = transfer_boundary(np.log(ds.tr_a.values), _boot_means(ds.tr_gain.values, B))
-    th, bT = np.log(ds.tr_astar_theory.values), ds.tr_bT.values  # (tcell, hyp)
-    nS, td = ds.tr_nS.values.astype(float), ds.tr_d.values.astype(float)
-    out["transfer_a_slope"] = []
-    for x in np.unique(td):
-        c, ln = td == x, np.log(nS[td == x])
-        r = {"d": x, "n_T": int(ds.tr_nT.values[c][0]), "n_S": nS[c].tolist(), **_est(ls_slope(ln, la[:, c])),
-             "a_star_over_bT": [_est(la[:, i], "value", lambda v, i=i: float(np.exp(v) / bT[i]))
-                                for i in np.flatnonzero(c)]}
-        for k, h in enumerate(ds.hyp.values):
-            r[f"theory_{h}"] = float(ls_slope(ln, th[c, k]))
-            r[f"theory_{h}_a_star_over_bT"] = (np.exp(th[c, k]) / bT[c]).tolist()
-        out["transfer_a_slope"].append(r)
-    return out
-
-
 summary = analyse  # the numbers quoted in docs/theory.md and the README
 
 
@@ -217,7 +133,7 @@ def _bars(ax, x, rows, key="slope", **kw):
     lo, hi = np.array([r["ci95"] for r in rows]).reshape(-1, 2).T
     ax.errorbar(x, y, yerr=[np.maximum(y - lo, 0), np.maximum(hi - y, 0)], **kw)
     ax.set_xscale("log")
-    ax.set_xlabel(C.SYMBOLS["task.d"])
+    ax.set_xlabel(P.SYMBOLS["task.d"])
 
 
 def plot(ds, out_dir):
@@ -243,14 +159,14 @@ def plot(ds, out_dir):
     fs = sorted({r["n"] / n_hi(r["d"]) for r in rows})
     for k, f in enumerate(fs):
         rr = [r for r in rows if np.isclose(r["n"] / n_hi(r["d"]), f)]
-        _bars(ax, [r["d"] for r in rr], rr, "value", marker=C.MARKERS[k], color=C.line_colors(len(fs))[k],
+        _bars(ax, [r["d"] for r in rr], rr, "value", marker=P.MARKERS[k], color=P.line_colors(len(fs))[k],
               label=f"$n = n_{{hi}}(d) \\times {f:g}$")
     ax.set_ylabel(r"SNR2 at the boundary $= n\|\mu^*\|^4/(\sigma_p^4 d)$")
     ax.set_title("(c) the theory's C per cell (constant if the law holds)")
     ax.legend()
     ax, rows = axs[1, 1], a["transfer_a_slope"]
     for k, r in enumerate(rows):
-        col, x = C.line_colors(len(rows))[k], np.array(r["n_S"]) / r["n_T"]
+        col, x = P.line_colors(len(rows))[k], np.array(r["n_S"]) / r["n_T"]
         _bars(ax, x, r["a_star_over_bT"], "value", color=col, marker="o", label=f"$d$ = {r['d']:g}: slope "
               f"{r['slope']:+.2f} [{r['ci95'][0]:+.2f}, {r['ci95'][1]:+.2f}]; "
               f"H4 {r['theory_H4']:+.2f}, H5 {r['theory_H5']:+.2f}")
@@ -269,8 +185,8 @@ def plot(ds, out_dir):
     return fig
 
 
-main = C.figure_main(NAME, compute, plot)
+main = P.figure_main(NAME, compute, plot)
 
 
 if __name__ == "__main__":
-    C.cli(main)
+    P.cli(main)

@@ -1,5 +1,6 @@
-"""Shared pieces of the figure scripts (issue 4): style, base configurations, sweeps with
-shared compilations, mean +- standard error over seeds, saving figures and datasets.
+"""Shared data side of the figure scripts (issue 4): base configurations, sweeps with
+shared compilations, panels of one dataset, mean +- standard error over seeds, saving
+datasets.  Drawing and saving the figures themselves is ``figures/plotting.py``.
 
 Every figure script has ``main(config=None, out_dir="figures", quick=False)``: ``config``
 replaces the figure's base :class:`simtransfer.Experiment`, ``quick`` runs a tiny version
@@ -20,22 +21,16 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import simtransfer
 
 simtransfer.use_cpu_devices()  # a figure script owns its process: one XLA CPU device per core
 
-import matplotlib  # noqa: E402
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from simtransfer import Experiment  # noqa: E402
-from simtransfer.runs.cache import enable_compilation_cache  # noqa: E402
 from simtransfer.runs.io import save_dataset  # noqa: E402
 from simtransfer.config import from_dict  # noqa: E402
 from simtransfer import sweep  # noqa: E402
@@ -43,10 +38,9 @@ from simtransfer import sweep  # noqa: E402
 import theory  # noqa: E402
 
 __all__ = [
-    "KEY", "SEEDS", "SEEDS_QUICK", "SYMBOLS", "LABEL_ERR", "LABEL_GAIN", "SEQ_CMAP", "DIV_CMAP", "MARKERS",
-    "prototype", "quick_base", "setup", "style", "log", "exp_of", "run_sweep", "run_points", "grid_dims",
-    "point_configs", "combine", "panel", "valid", "mean_se", "line_colors", "data_path", "save_figure",
-    "save_data", "cli", "HYPOTHESES", "predict",
+    "KEY", "SEEDS", "SEEDS_QUICK", "prototype", "quick_base", "log", "exp_of", "run_sweep", "run_points",
+    "grid_dims", "point_configs", "combine", "panel", "valid", "mean_se", "data_path", "save_data",
+    "HYPOTHESES", "predict",
 ]  # fmt: skip
 
 #: Root PRNG key of every figure: the same key gives the same picture (common random numbers
@@ -56,60 +50,9 @@ KEY = 0
 SEEDS = 16
 SEEDS_QUICK = 2
 
-#: Axis labels with the symbols of docs/design.md.
-SYMBOLS = {
-    "n_source": r"$n_S$",
-    "n_target": r"$n_T$",
-    "task.d": r"$d$",
-    "task.a": r"$a$",
-    "task.s": r"$s$",
-    "norm_mu_T": r"$\|\mu_T\|$",
-    "transfer.alpha": r"$\alpha$",
-    "corr": r"corr $= s a^2 / (\|\mu_S\|\,\|\mu_T\|)$",
-    "upstream.steps": r"$T_{up}$",
-    "snr2": r"SNR2 $= n \|\mu\|^4 / (\sigma_p^4 d)$",
-}
-LABEL_ERR = "test error"
-LABEL_GAIN = r"transfer gain $\mathrm{err}_{scratch} - \mathrm{err}_{transfer}$"
-#: Sequential map for errors (monotone lightness: survives greyscale).
-SEQ_CMAP = "cividis"
-#: Diverging map for signed gains, always centred at 0 (negative cells are also hatched).
-DIV_CMAP = "RdBu"
-
-
-def style() -> None:
-    """Readable fonts (>= 9 pt), thin grids, tight layout."""
-    plt.rcParams.update(
-        {
-            "font.size": 10,
-            "axes.titlesize": 10,
-            "axes.labelsize": 10,
-            "xtick.labelsize": 9,
-            "ytick.labelsize": 9,
-            "legend.fontsize": 9,
-            "legend.framealpha": 0.85,
-            "figure.dpi": 100,
-            "savefig.dpi": 150,
-            "savefig.bbox": "tight",
-            "axes.grid": False,
-            "lines.linewidth": 1.6,
-            "lines.markersize": 5,
-            "errorbar.capsize": 2.5,
-            "pdf.fonttype": 42,
-        }
-    )
-
 
 def log(msg: str) -> None:
     print(f"[figures {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def setup() -> None:
-    """Style, and JAX's persistent compilation cache (``simtransfer.runs.cache``: under
-    ``SIMTRANSFER_CACHE_DIR`` or the user cache directory; ``none`` disables it), so that
-    rerunning a figure skips XLA compilation."""
-    style()
-    enable_compilation_cache()
 
 
 #: Configuration-only predictions by the tag ``simtransfer.runs.sweep`` gives them
@@ -292,31 +235,11 @@ def mean_se(x: xr.DataArray, ok: xr.DataArray | None = None, dim: str = "seed") 
     return mean, se
 
 
-def line_colors(k: int, cmap: str = "viridis") -> list:
-    """k colours from a sequential map, avoiding its lightest end (readable on white)."""
-    cm = plt.get_cmap(cmap)
-    return [cm(x) for x in (np.linspace(0.0, 0.8, k) if k > 1 else [0.35])]
-
-
-MARKERS = ("o", "s", "^", "D", "v", "P", "X")
-
-
 # -- output ----------------------------------------------------------------------------------
 
 
 def data_path(out_dir: str | os.PathLike, name: str) -> Path:
     return Path(out_dir) / "data" / f"{name}.nc"
-
-
-def save_figure(fig, out_dir: str | os.PathLike, name: str) -> list[Path]:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"{name}.png", out / f"{name}.pdf"]
-    for p in paths:
-        fig.savefig(p, metadata={"CreationDate": None} if p.suffix == ".pdf" else None)
-    plt.close(fig)
-    log(f"wrote {paths[0]} and .pdf")
-    return paths
 
 
 def save_data(ds: xr.Dataset, out_dir: str | os.PathLike, name: str, quick: bool) -> Path:
@@ -328,58 +251,6 @@ def save_data(ds: xr.Dataset, out_dir: str | os.PathLike, name: str, quick: bool
     save_dataset(ds, str(p))
     log(f"wrote {p}")
     return p
-
-
-def edges(vals) -> np.ndarray:
-    """Cell edges on a log axis: geometric midpoints (a single value gets a factor 1.5)."""
-    v = np.asarray(vals, float)
-    if v.size == 1:
-        return np.array([v[0] / 1.5, v[0] * 1.5])
-    mid = np.sqrt(v[1:] * v[:-1])
-    return np.concatenate([[v[0] ** 2 / mid[0]], mid, [v[-1] ** 2 / mid[-1]]])
-
-
-def log_heatmap(ax, x, y, z, labels, cmap, vmin, vmax):
-    """``z`` (len(y), len(x)) as cells centred on the values ``x``, ``y`` of log-log axes,
-    each cell labelled ``labels[i][j]`` (dark text with a white halo, readable on any
-    colour); returns (image, x_edges, y_edges)."""
-    import matplotlib.patheffects as pe
-
-    xe, ye = edges(x), edges(y)
-    im = ax.pcolormesh(xe, ye, z, cmap=cmap, vmin=vmin, vmax=vmax, shading="flat")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    for i in range(len(y)):
-        for j in range(len(x)):
-            ax.text(np.sqrt(xe[j] * xe[j + 1]), np.sqrt(ye[i] * ye[i + 1]), labels[i][j], ha="center", va="center",
-                    fontsize=9, color="black", path_effects=[pe.withStroke(linewidth=2.8, foreground="white")])  # fmt: skip
-    return im, xe, ye
-
-
-def figure_main(name: str, compute: Callable, plot: Callable) -> Callable:
-    """The ``main(config=None, out_dir="figures", quick=False)`` of a figure script:
-    ``compute(config, quick)`` its dataset, save it to ``out_dir/data/<name>.nc``, draw it
-    with ``plot(ds, out_dir)`` and save ``<name>.png`` and ``.pdf``; returns their paths."""
-
-    def main(config=None, out_dir: str = "figures", quick: bool = False) -> list[Path]:
-        setup()
-        ds = compute(config, quick)
-        save_data(ds, out_dir, name, quick)
-        return save_figure(plot(ds, out_dir), out_dir, name)
-
-    main.__doc__ = f"Make figures/{name}.png and .pdf (and data/{name}.nc)."
-    return main
-
-
-def cli(main, argv: Sequence[str] | None = None) -> None:
-    """``python figures/<name>.py [--quick] [--out-dir DIR]`` for a figure's ``main``."""
-    import argparse
-
-    ap = argparse.ArgumentParser(description=(main.__module__ or "figure"))
-    ap.add_argument("--quick", action="store_true", help="tiny version (few seeds, small d), as in the tests")
-    ap.add_argument("--out-dir", default=str(Path(__file__).resolve().parent), help="default: the figures/ directory")
-    args = ap.parse_args(argv)
-    main(out_dir=args.out_dir, quick=args.quick)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,6 +23,7 @@ if __package__ in (None, ""):
 import numpy as np
 
 from figures import common as C
+from figures import plotting as P
 
 import matplotlib.pyplot as plt  # noqa: E402
 from simtransfer.config import digits  # noqa: E402
@@ -102,17 +103,17 @@ def plot(ds, out_dir=None):
             ax.set_xscale("log")
             ax.set_xticks(x, [str(v) for v in x])
             ax.minorticks_off()
-            ax.set_xlabel(C.SYMBOLS["n_source"] + " (upstream training images)")
+            ax.set_xlabel(P.SYMBOLS["n_source"] + " (upstream training images)")
             at = f"$n_S$ = {x[-1]}"
             ax.set_title(f"(a) target {target}, $\\alpha$ = {ds.attrs['alpha_n_S']:g}: error vs $n_S$\n"
                          f"gain at {at}: " + ", ".join(gains))  # fmt: skip
         else:
-            ax.set_xlabel(C.SYMBOLS["transfer.alpha"] + " (inherited fraction k/m)")
+            ax.set_xlabel(P.SYMBOLS["transfer.alpha"] + " (inherited fraction k/m)")
             ax.set_xlim(-0.03, 1.03)
             at = f"$\\alpha$ = {x[-1]:g}"
             ax.set_title(f"(b) target {target}, $n_S$ = {ds.attrs['n_S_alpha']}: error vs $\\alpha$\n"
                          f"gain at {at}: " + ", ".join(gains))  # fmt: skip
-        ax.set_ylabel(C.LABEL_ERR + " on held-out target images")
+        ax.set_ylabel(P.LABEL_ERR + " on held-out target images")
         pad = 0.12 * (hi - lo) + 0.005
         ax.set_ylim(max(0.0, lo - pad), hi + pad)
         ax.legend(loc="best", frameon=True)
@@ -133,8 +134,8 @@ def summary(ds) -> dict:
     return out
 
 
-main = C.figure_main(NAME, compute, plot)
+main = P.figure_main(NAME, compute, plot)
 
 
 if __name__ == "__main__":
-    C.cli(main)
+    P.cli(main)

@@ -31,6 +31,7 @@ if __package__ in (None, ""):
 import numpy as np
 
 from figures import common as C
+from figures import plotting as P
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -211,8 +212,8 @@ def summary(ds) -> dict:
     return out
 
 
-main = C.figure_main(NAME, compute, plot)
+main = P.figure_main(NAME, compute, plot)
 
 
 if __name__ == "__main__":
-    C.cli(main)
+    P.cli(main)

@@ -35,6 +35,7 @@ if __package__ in (None, ""):
 import numpy as np
 
 from figures import common as C
+from figures import plotting as P
 
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
@@ -105,7 +106,7 @@ def plot(ds, out_dir=None):
     gb, gbse = C.mean_se(bob["gain"], ok_b)
     svals, avals = main["task.s"].values, main["task.a"].values
     spvals = main["task.sigma_p"].values if "task.sigma_p" in main.dims else [None]
-    cols = dict(zip(avals, C.line_colors(len(avals), C.SEQ_CMAP)))
+    cols = dict(zip(avals, P.line_colors(len(avals), P.SEQ_CMAP)))
 
     fig, axs = plt.subplots(2, 3, figsize=(14.5, 9.2), layout="constrained")
     for k, (est, label, xlabel) in enumerate(PANELS):
@@ -135,7 +136,7 @@ def plot(ds, out_dir=None):
                      fontsize=9.5)  # fmt: skip
         ax.set_xlabel(xlabel)
         if k % 3 == 0:
-            ax.set_ylabel(C.LABEL_GAIN)
+            ax.set_ylabel(P.LABEL_GAIN)
 
     # panel 6: lucky Bob, s = 0
     ax = axs.flat[5]
@@ -151,7 +152,7 @@ def plot(ds, out_dir=None):
                         markerfacecolor=("white", "k", "0.35")[off], linestyle="none", label=lab if j == 0 else None)
     ax.axhline(0.5, color="0.5", linestyle=":", linewidth=1.0, label="random guessing")
     ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8.5)
-    ax.set_ylabel(C.LABEL_ERR)
+    ax.set_ylabel(P.LABEL_ERR)
     win = float((bob["gain"].where(ok_b) > 0).sum() / ok_b.sum())
     ax.set_title(f"lucky Bob: $s = 0$ (task correlation 0)\ntransfer beats scratch on {win:.0%} of seeds; "
                  f"mean gain {float(np.nanmean(gb)):+.3f}", fontsize=9.5)  # fmt: skip
@@ -200,8 +201,8 @@ def summary(ds) -> dict:
     return out
 
 
-main = C.figure_main(NAME, compute, plot)
+main = P.figure_main(NAME, compute, plot)
 
 
 if __name__ == "__main__":
-    C.cli(main)
+    P.cli(main)

@@ -21,6 +21,7 @@ if __package__ in (None, ""):
 import numpy as np
 
 from figures import common as C
+from figures import plotting as P
 
 import matplotlib.pyplot as plt  # noqa: E402
 import theory  # noqa: E402
@@ -59,7 +60,7 @@ def plot(ds, out_dir):
 
     a_panels, n_s = json.loads(ds.attrs["a_panels"]), json.loads(ds.attrs["n_S"])
     fig, axs = plt.subplots(1, len(a_panels), figsize=(6.3 * len(a_panels), 5.2), layout="constrained", squeeze=False)
-    cols = C.line_colors(len(n_s), "viridis")
+    cols = P.line_colors(len(n_s), "viridis")
     for i, a in enumerate(a_panels):
         ax = axs[0, i]
         gains = []
@@ -80,7 +81,7 @@ def plot(ds, out_dir):
                 ax.axhline(float(_pred(st, "H1_corrected").pred_err_scratch), color="0.35", linestyle="-.",
                            linewidth=1.2, label="scratch, theory (calibrated law)")  # fmt: skip
                 lo, hi = es - ess, es + ess
-            ax.errorbar(al, et, yerr=ets, color=cols[c], marker=C.MARKERS[c], linestyle="-", linewidth=1.8,
+            ax.errorbar(al, et, yerr=ets, color=cols[c], marker=P.MARKERS[c], linestyle="-", linewidth=1.8,
                         label=f"transfer, $n_S$ = {n}, measured")  # fmt: skip
             kk = np.arange(1, m + 1)
             for tag, lab, ls in THEORY:
@@ -88,8 +89,8 @@ def plot(ds, out_dir):
                 ax.plot(kk / m, pred, color=cols[c], linestyle=ls, linewidth=1.3, label=f"transfer, $n_S$ = {n}, {lab}")
             lo, hi = min(lo, np.nanmin(et - ets)), max(hi, np.nanmax(et + ets))
         ax.set_title(f"({'abcd'[i]}) $a$ = {a:g}; gain at $\\alpha$ = {al[-1]:g}:\n" + ", ".join(gains))
-        ax.set_xlabel(C.SYMBOLS["transfer.alpha"] + " (inherited fraction k/m)")
-        ax.set_ylabel(C.LABEL_ERR + " on the target")
+        ax.set_xlabel(P.SYMBOLS["transfer.alpha"] + " (inherited fraction k/m)")
+        ax.set_ylabel(P.LABEL_ERR + " on the target")
         ax.set_xlim(0, 1.03)
         ax.set_ylim(max(0.0, lo - 0.15 * (hi - lo) - 0.01), hi + 0.15 * (hi - lo) + 0.01)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
@@ -113,8 +114,8 @@ def summary(ds) -> dict:
     return out
 
 
-main = C.figure_main(NAME, compute, plot)
+main = P.figure_main(NAME, compute, plot)
 
 
 if __name__ == "__main__":
-    C.cli(main)
+    P.cli(main)

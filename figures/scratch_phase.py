@@ -23,6 +23,7 @@ if __package__ in (None, ""):
 import numpy as np
 
 from figures import common as C
+from figures import plotting as P
 
 import matplotlib.pyplot as plt  # noqa: E402
 import theory  # noqa: E402
@@ -70,7 +71,7 @@ def boundary_snr2(cal=None, level: float = LEVEL) -> float:
 
 def _heatmap(ax, fig, err, se, norms, rows, row_label, Cb, n_of, d_of, sigma_p, title):
     labels = [[f"{err[i, j]:.2f}\n±{se[i, j]:.3f}" for j in range(len(norms))] for i in range(len(rows))]
-    im, xe, ye = C.log_heatmap(ax, norms, rows, err, labels, C.SEQ_CMAP, 0.0, 0.5)
+    im, xe, ye = P.log_heatmap(ax, norms, rows, err, labels, P.SEQ_CMAP, 0.0, 0.5)
     # theory: n ||mu||^4 = C sigma_p^4 d  <=>  ||mu|| = (C sigma_p^4 d / n)^(1/4)
     yf = np.geomspace(ye[0], ye[-1], 100)
     mu_b = (Cb * sigma_p**4 * d_of(yf) / n_of(yf)) ** 0.25
@@ -94,7 +95,7 @@ def _heatmap(ax, fig, err, se, norms, rows, row_label, Cb, n_of, d_of, sigma_p, 
     ax.minorticks_off()
     ax.set_xlim(xe[0], xe[-1])
     ax.set_ylim(ye[0], ye[-1])
-    ax.set_xlabel(C.SYMBOLS["norm_mu_T"])
+    ax.set_xlabel(P.SYMBOLS["norm_mu_T"])
     ax.set_ylabel(row_label)
     ax.set_title(title)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=1, frameon=False)
@@ -113,24 +114,24 @@ def plot(ds, out_dir):
     S = pn.sizes["seed"]
 
     fig, axs = plt.subplots(1, 3, figsize=(17, 5.4), gridspec_kw={"width_ratios": [1, 1, 0.95]}, layout="constrained")
-    im = _heatmap(axs[0], fig, en, sn, norms, nT, C.SYMBOLS["n_target"], Cb, lambda y: y,
+    im = _heatmap(axs[0], fig, en, sn, norms, nT, P.SYMBOLS["n_target"], Cb, lambda y: y,
                   lambda y: base.task.d * np.ones_like(y), sp,
                   f"(a) scratch test error, $d$ = {base.task.d} (mean ± s.e., {S} seeds)")  # fmt: skip
-    _heatmap(axs[1], fig, ed, sd, norms, dd, C.SYMBOLS["task.d"], Cb, lambda y: base.n_target * np.ones_like(y),
+    _heatmap(axs[1], fig, ed, sd, norms, dd, P.SYMBOLS["task.d"], Cb, lambda y: base.n_target * np.ones_like(y),
              lambda y: y, sp, f"(b) scratch test error, $n_T$ = {base.n_target}")  # fmt: skip
     cb = fig.colorbar(im, ax=axs[:2], pad=0.015, fraction=0.03)
-    cb.set_label(C.LABEL_ERR + " (scratch)")
+    cb.set_label(P.LABEL_ERR + " (scratch)")
 
     # (c) collapse on SNR2
     ax = axs[2]
     cal = theory.load_calibration()
     s_all = []
-    cols = C.line_colors(len(nT))
+    cols = P.line_colors(len(nT))
     for i, n in enumerate(nT):
         s = theory.snr2(n, norms, sp, base.task.d)
         s_all.append(s)
         ax.errorbar(s, en[i], yerr=sn[i], color=cols[i], marker="o", linestyle="none", label=f"(a) $n_T$ = {n:g}")
-    cold = C.line_colors(len(dd), "cividis")
+    cold = P.line_colors(len(dd), "cividis")
     for i, d in enumerate(dd):
         s = theory.snr2(base.n_target, norms, sp, d)
         s_all.append(s)
@@ -148,8 +149,8 @@ def plot(ds, out_dir):
     ax.axhline(LEVEL, color="0.5", linewidth=0.8)
     ax.axvline(Cb, color="0.5", linewidth=0.8)
     ax.set_xscale("log")
-    ax.set_xlabel(C.SYMBOLS["snr2"])
-    ax.set_ylabel(C.LABEL_ERR + " (scratch)")
+    ax.set_xlabel(P.SYMBOLS["snr2"])
+    ax.set_ylabel(P.LABEL_ERR + " (scratch)")
     ax.set_ylim(-0.01, 0.52)
     ax.set_title("(c) all cells against SNR2 (± s.e.)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, fontsize=9, frameon=False)
@@ -175,8 +176,8 @@ def summary(ds) -> dict:
             "max_abs": float(np.max(np.abs(resid))), "n_cells": len(rows), "max_se": float(arr[:, 2].max())}  # fmt: skip
 
 
-main = C.figure_main(NAME, compute, plot)
+main = P.figure_main(NAME, compute, plot)
 
 
 if __name__ == "__main__":
-    C.cli(main)
+    P.cli(main)

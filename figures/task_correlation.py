@@ -22,6 +22,7 @@ if __package__ in (None, ""):
 import numpy as np
 
 from figures import common as C
+from figures import plotting as P
 
 import matplotlib.pyplot as plt  # noqa: E402
 import theory  # noqa: E402
@@ -68,7 +69,7 @@ def compute(config=None, quick: bool = False):
 def plot(ds, out_dir):
     ps, pa = C.panel(ds, "s"), C.panel(ds, "a")
     fig, axs = plt.subplots(1, 2, figsize=(12.5, 4.9), layout="constrained", sharey=True)
-    cols = C.line_colors(len(THEORY), "viridis")
+    cols = P.line_colors(len(THEORY), "viridis")
 
     # (a) through s, fixed norms
     ax = axs[0]
@@ -85,8 +86,8 @@ def plot(ds, out_dir):
     ax.errorbar(corr, g, yerr=gse, color="k", marker="o", linestyle="none", label="measured (± s.e.)", zorder=5)
     ax.axhline(0, color="0.5", linewidth=0.8)
     ax.axvline(0, color="0.5", linewidth=0.8)
-    ax.set_xlabel(C.SYMBOLS["corr"])
-    ax.set_ylabel(C.LABEL_GAIN)
+    ax.set_xlabel(P.SYMBOLS["corr"])
+    ax.set_ylabel(P.LABEL_GAIN)
     ax.set_title(f"(a) through $s$: $a = \\|\\mu_S\\| = \\|\\mu_T\\| = {r:g}$, $n_S$ = {st0.n_S}, "
                  f"$\\alpha$ = {st0.alpha:g}")  # fmt: skip
     ax.legend(loc="upper left")
@@ -112,7 +113,7 @@ def plot(ds, out_dir):
     ax.axhline(0, color="0.5", linewidth=0.8)
     ax.axvline(0, color="0.5", linewidth=0.8)
     ax.set_xlim(-1.02, 1.02)
-    ax.set_xlabel(C.SYMBOLS["corr"])
+    ax.set_xlabel(P.SYMBOLS["corr"])
     ax.set_title(f"(b) through $a$ at $s = \\pm 1$, $b_T$ = {sta.b_T:g} ($\\|\\mu_T\\|$ grows with $a$)")
     ax.legend(loc="lower right")
     return fig
@@ -127,8 +128,8 @@ def summary(ds) -> dict:
             "gain_a": ga.round(4).tolist(), "se_a": gase.round(4).tolist()}  # fmt: skip
 
 
-main = C.figure_main(NAME, compute, plot)
+main = P.figure_main(NAME, compute, plot)
 
 
 if __name__ == "__main__":
-    C.cli(main)
+    P.cli(main)

@@ -25,8 +25,9 @@ if __package__ in (None, ""):
 import numpy as np
 
 from figures import common as C
+from figures import plotting as P
 
-import matplotlib.pyplot as plt  # noqa: E402  (after common: Agg backend)
+import matplotlib.pyplot as plt  # noqa: E402  (after plotting: Agg backend)
 import theory  # noqa: E402
 
 NAME = "transfer_phase"
@@ -85,7 +86,7 @@ def plot(ds, out_dir):
     ax = axs[0]
     lim = max(np.nanmax(np.abs(g)), 1e-3)
     labels = [[f"{g[i, j]:+.3f}\n±{gse[i, j]:.3f}" for j in range(len(a))] for i in range(len(nS))]
-    im, xe, ye = C.log_heatmap(ax, a, nS, g, labels, C.DIV_CMAP, -lim, lim)
+    im, xe, ye = P.log_heatmap(ax, a, nS, g, labels, P.DIV_CMAP, -lim, lim)
     for i in range(len(nS)):  # hatch the cells of significantly negative transfer
         for j in range(len(a)):
             if g[i, j] < -2 * gse[i, j]:
@@ -107,8 +108,8 @@ def plot(ds, out_dir):
     ax.minorticks_off()
     ax.set_xlim(xe[0], xe[-1])
     ax.set_ylim(ye[0], ye[-1])
-    ax.set_xlabel(C.SYMBOLS["task.a"])
-    ax.set_ylabel(C.SYMBOLS["n_source"])
+    ax.set_xlabel(P.SYMBOLS["task.a"])
+    ax.set_ylabel(P.SYMBOLS["n_source"])
     ax.set_title(f"(a) measured gain (mean ± s.e., {main.sizes['seed']} seeds);\nlines: predicted boundary (gain = 0)")
     cb = fig.colorbar(im, ax=ax, pad=0.02)
     cb.set_label(LABEL_GAIN_SHORT)
@@ -116,10 +117,10 @@ def plot(ds, out_dir):
 
     # (b) gain vs a, per n_S, with H1-corrected's prediction
     ax = axs[1]
-    cols = C.line_colors(len(nS))
+    cols = P.line_colors(len(nS))
     fine = np.geomspace(a[0], a[-1], 60)
     for i, n in enumerate(nS):
-        ax.errorbar(a, g[i], yerr=gse[i], color=cols[i], marker=C.MARKERS[i], linestyle="-",
+        ax.errorbar(a, g[i], yerr=gse[i], color=cols[i], marker=P.MARKERS[i], linestyle="-",
                     label=f"$n_S$ = {n:g}")  # fmt: skip
         pred = [theory_gain(dataclasses.replace(st, a=float(x), n_S=float(n)), "H4") for x in fine]
         ax.plot(fine, pred, color=cols[i], linestyle="--", linewidth=1.2)
@@ -127,8 +128,8 @@ def plot(ds, out_dir):
     ax.set_xscale("log")
     ax.set_xticks(a, [f"{v:g}" for v in a])
     ax.minorticks_off()
-    ax.set_xlabel(C.SYMBOLS["task.a"])
-    ax.set_ylabel(C.LABEL_GAIN)
+    ax.set_xlabel(P.SYMBOLS["task.a"])
+    ax.set_ylabel(P.LABEL_GAIN)
     ax.plot([], [], color="0.3", linestyle="--", linewidth=1.2, label="H4 (theory)")
     ax.legend(loc="best")
     ax.set_title("(b) measured (markers, ± s.e.) vs H4's prediction (dashed)")
@@ -140,7 +141,7 @@ def plot(ds, out_dir):
     T = list(tup["upstream.steps"].values)
     T0 = base.upstream.steps
     at = tup["task.a"].values
-    colt = C.line_colors(len(at), "cividis")
+    colt = P.line_colors(len(at), "cividis")
     Tf = np.geomspace(min(T + [T0]) * 0.8, max(T + [T0]) * 1.25, 40)
     for j, av in enumerate(at):
         xs, ys, es = [float(t) for t in T], list(gt[:, j]), list(gtse[:, j])
@@ -150,7 +151,7 @@ def plot(ds, out_dir):
             xs.append(float(T0)), ys.append(g[k, i_main[0]]), es.append(gse[k, i_main[0]])
         order = np.argsort(xs)
         ax.errorbar(np.array(xs)[order], np.array(ys)[order], yerr=np.array(es)[order], color=colt[j],
-                    marker=C.MARKERS[j], label=f"$a$ = {av:g}")  # fmt: skip
+                    marker=P.MARKERS[j], label=f"$a$ = {av:g}")  # fmt: skip
         s_j = dataclasses.replace(st, a=float(av), n_S=float(n_tup))
         ax.plot(Tf, [theory_gain(dataclasses.replace(s_j, T_up=float(t)), "H2") for t in Tf], color=colt[j],
                 linestyle="--", linewidth=1.2)  # fmt: skip
@@ -160,8 +161,8 @@ def plot(ds, out_dir):
     ax.set_xscale("log")
     ax.set_xticks(sorted(set(T + [T0])), [f"{v:g}" for v in sorted(set(T + [T0]))])
     ax.minorticks_off()
-    ax.set_xlabel(C.SYMBOLS["upstream.steps"] + " (upstream GD steps)")
-    ax.set_ylabel(C.LABEL_GAIN)
+    ax.set_xlabel(P.SYMBOLS["upstream.steps"] + " (upstream GD steps)")
+    ax.set_ylabel(P.LABEL_GAIN)
     ax.plot([], [], color="0.3", linestyle="--", linewidth=1.2, label="H2 (theory)")
     ax.plot([], [], color="0.3", linestyle="-.", linewidth=1.2, label="H4 (theory)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
@@ -190,8 +191,8 @@ def summary(ds) -> dict:
     }  # fmt: skip
 
 
-main = C.figure_main(NAME, compute, plot)
+main = P.figure_main(NAME, compute, plot)
 
 
 if __name__ == "__main__":
-    C.cli(main)
+    P.cli(main)

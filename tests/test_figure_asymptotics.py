@@ -12,6 +12,7 @@ from scipy.stats import norm
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from figures import asymptotics as A  # noqa: E402
+from figures import boundary as BD  # noqa: E402
 
 
 def _synthetic(law, quick=False, seeds=4, noise=0.0):
@@ -44,7 +45,7 @@ def test_slopes_recover_a_law_with_other_exponents():
     Tolerance 2%: probit(err) is linear in log mu for this law, so the interpolation is exact
     and only float error remains (measured < 1e-9); 2% leaves room for grid changes."""
     law = lambda n, mu, d: norm.cdf(-1.4 * n**0.44 * mu**1.65 * d**-0.40)  # noqa: E731
-    a = A.analyse(_synthetic(law), B=20)
+    a = BD.analyse(_synthetic(law), B=20)
     for r in a["scratch_n_slope"]:
         np.testing.assert_allclose(r["slope"], -1.65 / 0.44, rtol=0.02)
     assert len(a["scratch_d_slope"]) >= 3
@@ -65,7 +66,7 @@ def test_published_law_gives_minus_and_plus_four_and_cis_cover_with_noise():
     contain the truth; each of the ~10 intervals misses with probability ~5%, so we require
     at least 70% of them to cover (binomial false-failure rate < 1e-3)."""
     law = lambda n, mu, d: norm.cdf(-1.2 * np.sqrt(n * mu**4 / d))  # noqa: E731
-    a = A.analyse(_synthetic(law, seeds=16, noise=0.05), B=400)
+    a = BD.analyse(_synthetic(law, seeds=16, noise=0.05), B=400)
     rows = [(r, -4.0) for r in a["scratch_n_slope"]] + [(r, 4.0) for r in a["scratch_d_slope"]]
     cover = [r["ci95"][0] <= t <= r["ci95"][1] for r, t in rows]
     assert np.mean(cover) >= 0.7, rows
@@ -74,10 +75,10 @@ def test_published_law_gives_minus_and_plus_four_and_cis_cover_with_noise():
 
 def test_boundaries_are_nan_without_a_crossing():
     lx = np.log(np.geomspace(1, 4, 5))
-    assert np.isnan(A.scratch_boundary(lx, np.full(5, 0.4)))  # never below the level
-    assert np.isnan(A.scratch_boundary(lx, np.full(5, 0.1)))  # below already at the first point
-    assert np.isnan(A.transfer_boundary(lx, np.array([0.01, 0.02, 0.03, 0.02, 0.01])))  # no negative transfer
-    assert np.isclose(A.transfer_boundary(lx, np.array([-0.2, -0.1, 0.1, 0.3, 0.1])), np.mean(lx[1:3]))
+    assert np.isnan(BD.scratch_boundary(lx, np.full(5, 0.4)))  # never below the level
+    assert np.isnan(BD.scratch_boundary(lx, np.full(5, 0.1)))  # below already at the first point
+    assert np.isnan(BD.transfer_boundary(lx, np.array([0.01, 0.02, 0.03, 0.02, 0.01])))  # no negative transfer
+    assert np.isclose(BD.transfer_boundary(lx, np.array([-0.2, -0.1, 0.1, 0.3, 0.1])), np.mean(lx[1:3]))
 
 
 def test_quick_figure(tmp_path):
