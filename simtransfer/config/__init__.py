@@ -11,6 +11,7 @@ they describe (synthetic signal-plus-noise samples, the digits images).
 from .checks import DIGIT_COUNTS, DIGIT_CUTS, ConfigError, digit_pool_size, parse_digit_pair
 from .experiment import (
     ALIASES,
+    GRAM_TRACED_FIELDS,
     SECTIONS,
     TRACED_FIELDS,
     Experiment,
@@ -20,6 +21,7 @@ from .experiment import (
     resolve_field,
     split_traced,
     static_part,
+    traced_fields,
     traced_values,
     with_overrides,
 )
@@ -27,8 +29,9 @@ from .parse import parse_grid, parse_overrides, parse_value
 from .sections import Eval, Model, Task, Train, Transfer
 
 __all__ = [
-    "ALIASES", "DIGIT_COUNTS", "DIGIT_CUTS", "SECTIONS", "TRACED_FIELDS", "ConfigError", "Eval", "Experiment",
+    "ALIASES", "DIGIT_COUNTS", "DIGIT_CUTS", "GRAM_TRACED_FIELDS", "SECTIONS", "TRACED_FIELDS", "ConfigError",
+    "Eval", "Experiment",
     "Model", "Task", "Train", "Transfer", "digit_pool_size", "dump_toml", "from_dict", "load_toml",
     "parse_digit_pair", "parse_grid", "parse_overrides", "parse_value", "resolve_field", "split_traced",
-    "static_part", "traced_values", "with_overrides",
+    "static_part", "traced_fields", "traced_values", "with_overrides",
 ]  # fmt: skip

@@ -270,9 +270,23 @@ def dump_toml(d: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Fields traced only by the gram backend on synthetic data: there d enters only as the
+#: degrees of freedom of chi-square draws (``backends.gram.basis``), so a sweep over d
+#: shares one compilation.  Kept as an integer (``protocol.outputs.theta_of``).
+GRAM_TRACED_FIELDS: tuple[str, ...] = ("task.d",)
+
+
+def traced_fields(exp: Experiment) -> tuple[str, ...]:
+    """The fields of ``exp`` that enter its compiled trial as scalars: :data:`TRACED_FIELDS`,
+    plus :data:`GRAM_TRACED_FIELDS` for the gram backend on synthetic data."""
+    if exp.backend == "gram" and exp.task.data == "synthetic":
+        return TRACED_FIELDS + GRAM_TRACED_FIELDS
+    return TRACED_FIELDS
+
+
 def traced_values(exp: Experiment) -> dict[str, float]:
     """The traced scalars of ``exp``, keyed by dotted name (the ``theta`` of a trial)."""
-    return {name: float(exp.get(name)) for name in TRACED_FIELDS}
+    return {name: float(exp.get(name)) for name in traced_fields(exp)}
 
 
 def static_part(exp: Experiment) -> Experiment:
@@ -281,7 +295,7 @@ def static_part(exp: Experiment) -> Experiment:
     ``transfer.alpha`` is set to 0 so that the (alpha-dependent) ``m_up`` check passes.
     """
     ref = Experiment()
-    vals = {name: ref.get(name) for name in TRACED_FIELDS}
+    vals = {name: ref.get(name) for name in traced_fields(exp)}
     vals["transfer.alpha"] = 0.0
     return with_overrides(exp, vals)
 

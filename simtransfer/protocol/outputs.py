@@ -29,8 +29,9 @@ CURVES = tuple(f"curve_{stage}_{q}" for stage in ("upstream", "transfer", "scrat
 
 
 def theta_of(exp: Experiment) -> dict[str, jax.Array]:
-    """The traced scalars of ``exp`` as float32 arrays."""
-    return {k: jnp.asarray(v, jnp.float32) for k, v in traced_values(exp).items()}
+    """The traced scalars of ``exp`` as float32 arrays (``task.d``, traced by the gram
+    backend, as an int32)."""
+    return {k: jnp.asarray(v, jnp.int32 if k == "task.d" else jnp.float32) for k, v in traced_values(exp).items()}
 
 
 def assemble_outputs(

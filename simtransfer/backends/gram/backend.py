@@ -65,7 +65,7 @@ class GramBackend(Backend):
         # label sets).
         (k_frame, k_src, k_tgt, k_up, k_down, k_pol, k_src_test, k_tgt_test, k_mc) = jax.random.split(key, 9)
         basis = sample_basis(
-            self.exp, k_normal=k_frame, k_chi=k_up, k_init=k_down, k_labels=k_src,
+            self.exp, k_normal=k_frame, k_chi=k_up, k_init=k_down, k_labels=k_src, d=th["task.d"],
             sigma_0=th["model.sigma_0"], sigma_p=th["task.sigma_p"], label_flip=th["task.label_flip"],
         )  # fmt: skip
         keys = {"pol": k_pol, "src_test": k_src_test, "tgt_test": k_tgt_test, "mc": k_mc}

@@ -159,14 +159,15 @@ def sample_gram(
 
 def sample_basis(
     exp: Experiment, *, k_normal: jax.Array, k_chi: jax.Array, k_init: jax.Array, k_labels: jax.Array,
-    sigma_0, sigma_p, label_flip,
+    d, sigma_0, sigma_p, label_flip,
 ) -> GramBasis:  # fmt: skip
     """One seed's basis Gram (docs/design.md sections 1, 2 and 5) and training labels.
 
     Keys: ``k_normal`` / ``k_chi`` the Bartlett factor; ``k_init`` the frame coordinates
     (N(0, sigma_0^2) each) of the upstream and fresh downstream init filters;
     ``k_labels`` the labels of both training sets (y uniform on {-1, +1}, the observed
-    label flipped with probability ``label_flip``, docs/design.md section 1).
+    label flipped with probability ``label_flip``, docs/design.md section 1).  ``d`` (an
+    int, or the traced int32 ``task.d``) only enters the chi-square degrees of freedom.
     """
     lay = basis_layout(exp)
     size = {name: sl.stop - sl.start for name, sl in lay.items()}
@@ -176,7 +177,7 @@ def sample_basis(
     init_coords = sigma_0 * normal(k_init, (n_up + n_dn, 3))
     zeros = lambda n: jnp.zeros((n, 3))  # noqa: E731
     frame_coords = jnp.concatenate([init_coords[:n_up], zeros(n_src), init_coords[n_up:], zeros(n_tgt)])
-    G, Lp = sample_gram(k_normal, k_chi, exp.task.d, scale, frame_coords)
+    G, Lp = sample_gram(k_normal, k_chi, d, scale, frame_coords)
     n_S = exp.n_source
     y_signal, u = sign_and_uniform(normal(k_labels, (2, n_S + exp.n_target)))
     y = jnp.where(u[1] < label_flip, -y_signal[0], y_signal[0])
