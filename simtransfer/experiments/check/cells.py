@@ -57,13 +57,17 @@ def _g_measured(rec: Mapping[str, Any], ok: np.ndarray, s: float) -> float:
 BASELINE = "baseline: err_transfer = predicted scratch error"
 
 
-def hypotheses(cfg: Any, cell: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
+def hypotheses(cfg: Any, cell: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> dict[str, tuple[str, Any]]:
     """Every prediction for one cell: ``name -> (kind, theory.Prediction)``; each carries its
     domain (``in_domain``, ``outside``).  Kinds: "config" (configuration only), "plug-in"
-    (fed with quantities measured before fine-tuning), "trivial", "baseline"."""
+    (fed with quantities measured before fine-tuning), "trivial", "baseline", and "user",
+    "user plug-in" for ``extra``, the user's hypotheses (``Hypothesis`` by name,
+    :mod:`simtransfer.experiments.user_hypotheses`), given the same cell and measurements."""
     import dataclasses
 
     import theory
+
+    from ..user_hypotheses import HypothesisError, Measured
 
     preds: dict[str, tuple[str, Any]] = {}
     for name, pred in theory.predict(cfg).items():
@@ -78,7 +82,13 @@ def hypotheses(cfg: Any, cell: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
     h5 = preds["H5"][1]
     base = dataclasses.replace(h5, hypothesis=BASELINE, pred_err_transfer=h5.pred_err_scratch, pred_gain=0.0, sign=0)
     preds[BASELINE] = ("baseline", base)
-    order = ("config", "plug-in", "baseline", "trivial")
+    for name, h in (extra or {}).items():
+        if name in preds:
+            if h.builtin:
+                continue
+            raise HypothesisError(f"hypothesis {name!r}: the name of a built-in row; choose another name")
+        preds[name] = (h.kind, h(cfg, Measured.from_cell(cell) if h.plugin else None, where=cell["values"]))
+    order = ("config", "plug-in", "user", "user plug-in", "baseline", "trivial")
     return dict(sorted(preds.items(), key=lambda kv: order.index(kv[1][0])))
 
 

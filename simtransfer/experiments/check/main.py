@@ -14,7 +14,8 @@ import numpy as np
 from ...runs import distributed
 from ...runs.devices import use_cpu_devices
 from ...runs.io import atomic_write
-from .cells import FAMILY_ROWS, hypotheses
+from .cells import FAMILY_ROWS
+from .cells import hypotheses as _hypotheses  # check()'s argument of that name shadows it
 from .cells import cell_summary as _cell
 from .grid import (
     BASE,
@@ -49,18 +50,29 @@ def check(
     cache_dir: str | None = DEFAULT_CACHE,
     quiet: bool = True,
     verbose: bool = True,
+    hypotheses: Any = None,
 ) -> dict[str, Any]:
     """Run the check grid (:data:`CHECK_BLOCKS`; :data:`QUICK_BLOCKS` at <= 4 seeds if ``quick``),
     score every hypothesis (:func:`score`: over all, in-domain and out-of-domain cells) and
     every family (:func:`family_table`), print the tables and return them as a dict
     ``{"rows", "families", "cells", "meta"}``, also written as JSON to ``out`` if given.  Results are
-    cached under ``cache_dir`` (None: no cache), so a rerun only re-scores."""
+    cached under ``cache_dir`` (None: no cache), so a rerun only re-scores.  ``hypotheses``:
+    the user's own, ``{name: fn}`` or specs (``simtransfer.experiments.user_hypotheses``),
+    scored as rows beside the built-ins; one that fails raises ``HypothesisError`` naming it
+    and the cell: before any run (configuration-only ones), or after every cell is cached."""
+    from ..predictions import grid_points, precheck
+    from ..user_hypotheses import resolve_all
+    from .grid import _base_experiment
+
+    extra = resolve_all(hypotheses)
     blocks = QUICK_BLOCKS if quick else CHECK_BLOCKS
+    cfgs = ((_base_experiment(b.static).set(**v), v) for b in blocks for g in b.grids for v in grid_points(g))
+    precheck(cfgs, extra)  # a configuration-only hypothesis that fails does so before any run
     seeds = min(seeds, 4) if quick else seeds
     t0 = time.perf_counter()
     records = run_blocks(blocks, seeds, key, cache_dir, quiet)
     cells = [_cell(r) for r in records]
-    preds = [hypotheses(r["cfg"], c) for r, c in zip(records, cells)]
+    preds = [_hypotheses(r["cfg"], c, extra) for r, c in zip(records, cells)]
     rows = score(cells, preds)
     families = family_table(cells, preds, FAMILY_ROWS)
     for c, p in zip(cells, preds):
@@ -164,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--calibrate-h4", action="store_true", help="fit H4's kappa on the calibration grid")
     p.add_argument("--progress", action="store_true", help="progress bars")
     distributed.add_arguments(p)
+    p.add_argument("--hypothesis", action="append", metavar="[NAME=]MODULE:FN",
+                   help="also score your own hypothesis: package.module:function or file.py:function (repeatable)")
     args = p.parse_args(argv)
     distributed.initialize_from_args(args)
     if args.seeds < 2:
@@ -174,5 +188,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.calibrate_h4:
         calibrate_h4(args.seeds, CALIBRATION_KEY if args.key is None else args.key, args.out, **kw)
     else:
-        check(args.seeds, CHECK_KEY if args.key is None else args.key, args.quick, args.out, **kw)
+        check(args.seeds, CHECK_KEY if args.key is None else args.key, args.quick, args.out, **kw,
+              hypotheses=args.hypothesis)
     return 0
