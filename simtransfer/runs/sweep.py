@@ -104,6 +104,7 @@ def sweep(
     out: str | os.PathLike | None = None,
     quiet: bool = False,
     chunk_trials: int = 256,
+    hypotheses: Any = None,
 ) -> xr.Dataset:
     """Run every point of the Cartesian product of ``grid`` at ``seeds`` paired seeds.
 
@@ -112,6 +113,9 @@ def sweep(
         ``{"n_source": [10, 40, 160], "task.a": [0.5, 1.0]}``.
       chunk_trials: trials (points x seeds) per saved chunk and per compiled call; every
         chunk of a shape group is padded to the same size, so each group compiles once.
+      hypotheses: the user's own hypotheses, ``{name: fn}`` or a list of specs (anything
+        ``simtransfer.experiments.user_hypotheses.resolve`` takes): each adds its prediction
+        per point (``theory_<name>_*``, with ``_in_domain``), computed after every chunk is saved.
 
     Returns:
       ``xarray.Dataset`` with one dimension per grid field (in grid order) plus ``seed``
@@ -122,6 +126,13 @@ def sweep(
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ConfigError(f"seeds: must be a positive integer, got {seeds!r}")
     grid = _canonical_grid(exp, grid)
+    from ..experiments.user_hypotheses import resolve_all
+
+    hyps = resolve_all(hypotheses)  # import errors before any work
+    if hyps:
+        from ..experiments.predictions import grid_points, precheck
+
+        precheck(((exp.set(**v), v) for v in grid_points(grid)), hyps)  # bad predictions too
     chunk_points = max(1, chunk_trials // seeds)
     chunks = plan_chunks(exp, grid, chunk_points)
     manifest = sweep_manifest(exp, grid, seeds, key, chunk_points)
@@ -164,7 +175,13 @@ def sweep(
             bar.close()
     if nproc > 1:  # wait until every process has written its chunks, then read them all
         wait_for_files([chunk_path(chunk_dir, c) for c in range(len(chunks))], f"sweep {out}")
-        return load_sweep(out)
-    return assemble(exp, grid, seeds, key, chunks, results)
+        ds = load_sweep(out)
+    else:
+        ds = assemble(exp, grid, seeds, key, chunks, results)
+    if hyps:
+        from ..experiments.predictions import add_predictions
+
+        ds = add_predictions(ds, exp, grid, hyps, key)
+    return ds
 
 
