@@ -1,4 +1,4 @@
-"""Command line: ``python -m simtransfer run|sweep|check|bench|cache ...``.
+"""Command line: ``python -m simtransfer run|sweep|check|falsify|bench|cache ...``.
 
 Bad input (a config field out of range, an unknown field, a corrupt or foreign results
 directory) prints one line naming the field or file and exits with status 2.
@@ -127,6 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     sw.set_defaults(func=_cmd_sweep)
 
     sub.add_parser("check", help="measure the theory's predictions on a grid (see: check --help)", add_help=False)
+    sub.add_parser("falsify", help="search a space for counterexamples to a hypothesis (see: falsify --help)", add_help=False)
     b = sub.add_parser("bench", help="benchmark the trial and print JSON")
     common(b)
     b.add_argument("--repeats", type=int, default=2)
@@ -146,14 +147,20 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     use_cpu_devices()  # this process is ours: one XLA CPU device per core (runs.devices)
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["check"]:  # the theory check has its own options (simtransfer.experiments.check)
-        from .experiments.check import main as check_main
+    if argv[:1] in (["check"], ["falsify"]):  # these have their own options (simtransfer.experiments.check, .falsify)
+        if argv[0] == "check":
+            from .experiments.check import main as sub_main
+        else:
+            from .experiments.falsify_report import main as sub_main
 
         try:
-            return check_main(argv[1:])
+            return sub_main(argv[1:])
         except (ConfigError, ResultsError, DistributedError, TrialTooLarge) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:
+            print("interrupted (rerun the same command to resume)", file=sys.stderr)
+            return 130
     args = _parser().parse_args(argv)
     try:
         if getattr(args, "seeds", 1) < 1:
