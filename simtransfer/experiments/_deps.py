@@ -1,6 +1,7 @@
 """What the falsifier and the user hypotheses take from the rest of simtransfer, in one place
 (the configuration, the batched runner of sweeps, the measurements before fine-tuning, the
-atomic writes of results), so a change of the package layout is one edit here."""
+atomic writes of results), so a change of the package layout is one edit here.  Not for
+``user_hypotheses`` and ``predictions``: ``runs.sweep`` imports those, and this imports it."""
 
 from ..config import TRACED_FIELDS, ConfigError, Experiment, load_toml, parse_value, resolve_field, static_part
 from ..config.experiment import _toml_value as toml_value

@@ -143,7 +143,6 @@ def falsify(
     quick: bool = False,
     sampler_seed: int = 0,
     quiet: bool = False,
-    verbose: bool = False,
 ) -> dict[str, Any]:
     """Search ``space`` (a space file, a dict of its content, or a :class:`Space`) for
     counterexamples to ``hypothesis`` (anything :func:`resolve` takes) with ``budget``
@@ -226,8 +225,4 @@ def falsify(
     if out is not None:
         _write_json(os.path.join(out, "counterexamples.json"), {k: v for k, v in table.items() if k != "meta"}
                     | {"meta": {k: v for k, v in table["meta"].items() if k != "seconds"}})  # fmt: skip
-    if verbose:
-        from .falsify_report import format_table
-
-        print(format_table(table))
     return table

@@ -20,7 +20,8 @@ def measured_of(points: list, per_point: list[Mapping[str, np.ndarray]], key: in
     :func:`simtransfer.measure.measure` on the first ``measure_seeds`` seeds for lambda."""
     import theory
 
-    from ._deps import measure, static_part
+    from ..config import static_part
+    from .measure import measure
 
     seeds = int(per_point[0]["gain"].shape[0])
     n_meas = min(measure_seeds, seeds)

@@ -30,7 +30,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ._deps import ConfigError
+from ..config import ConfigError  # not ._deps: runs.sweep imports this module
 
 __all__ = ["Measured", "Hypothesis", "HypothesisError", "resolve", "resolve_all", "builtin_names"]
 
@@ -87,7 +87,7 @@ def _builtins() -> dict[str, tuple[Callable, bool]]:
 
 
 def _default_cfg():
-    from ._deps import Experiment
+    from ..config import Experiment
 
     return Experiment()
 
