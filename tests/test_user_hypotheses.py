@@ -64,7 +64,12 @@ def test_plugin_receives_the_measured_quantities(quick_table):
     check(seeds=4, quick=True, cache_dir=cache, verbose=False, hypotheses={"spy": spy})  # cached: re-scores only
     assert len(seen) == len(table["cells"]) and all(isinstance(m, Measured) for m in seen)
     for m, cell in zip(seen, table["cells"]):
-        assert (m.lam, m.r_zeroshot, m.G, m.seeds) == (cell["lam_measured"], cell["r_zeroshot"], cell["G_measured"], cell["seeds"])
+        assert (m.lam, m.r_zeroshot, m.G, m.seeds) == (
+            cell["lam_measured"],
+            cell["r_zeroshot"],
+            cell["G_measured"],
+            cell["seeds"],
+        )
 
 
 @pytest.mark.parametrize(
@@ -134,6 +139,12 @@ def test_sweep_carries_user_predictions(tiny):
 
 def test_sweep_with_a_failing_hypothesis_fails_before_running(tiny, tmp_path):
     with pytest.raises(HypothesisError, match=r"hypothesis 'bad' at cell \(task.a=2\) raised KeyError"):
-        sweep(tiny, {"task.a": [0.5, 2.0]}, seeds=2, quiet=True, out=tmp_path / "sw",
-                 hypotheses={"bad": lambda cfg: {}["x"] if cfg.task.a > 1 else 0.1})
+        sweep(
+            tiny,
+            {"task.a": [0.5, 2.0]},
+            seeds=2,
+            quiet=True,
+            out=tmp_path / "sw",
+            hypotheses={"bad": lambda cfg: {}["x"] if cfg.task.a > 1 else 0.1},
+        )
     assert not (tmp_path / "sw").exists()  # nothing ran, nothing written

@@ -17,7 +17,8 @@ seeded by (``sampler_seed``, r), so a round depends only on the rounds before it
 Confirmation: every configuration with w > z is re-run at ``seeds`` *fresh* seeds (root
 ``confirm_key``) and reported only if w > z again (the winner's curse: the search's maximum
 of many noisy w is biased upwards).  Where the true gain is a tie, a confirmation passes by
-chance with probability P(t_{S-1} > z) (0.032 at 16 seeds and z = 2): raise ``z`` for fewer.  Out-of-domain configurations (``Prediction.in_domain``
+chance with probability P(t_{S-1} > z) (0.032 at 16 seeds and z = 2): raise ``z`` for fewer.
+Out-of-domain configurations (``Prediction.in_domain``
 false) are skipped unless ``include_out_of_domain`` (default: only with ``quick``, whose tiny
 shapes lie outside every built-in's validated domain), and labelled.
 
@@ -29,17 +30,14 @@ the confirmation (``DIR/confirm.json``) and the table (``DIR/counterexamples.jso
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 import warnings
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
-import numpy as np
-
-from ._deps import ConfigError, Experiment
-from .space import Space, load_space, space_from_dict
+from ._deps import ConfigError
 from .scoring import _bucket, _clean, _read_json, _rounded, _score, _write_json, confirm
+from .space import Space, load_space, space_from_dict
 from .user_hypotheses import resolve
 
 __all__ = ["falsify", "BASE", "QUICK_BASE", "QUICK_SPACE"]
@@ -84,7 +82,9 @@ def _round(study, dists, base, h, r, want, seeds, key, threshold, include_ood, s
         if pred is not None and not getattr(pred, "in_domain", True) and not include_ood:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
             order.append(-1 - len(skipped))
-            skipped.append({"params": params, "skipped": "out of domain", "outside": list(getattr(pred, "outside", ()))})
+            skipped.append(
+                {"params": params, "skipped": "out of domain", "outside": list(getattr(pred, "outside", ()))}
+            )
             continue
         order.append(len(asked))
         asked.append((trial, cfg, params, pred))
@@ -202,7 +202,9 @@ def falsify(
         if not quiet:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=budget, initial=min(n_done, budget), unit="config", desc=f"falsify {h.name}", dynamic_ncols=True)
+            bar = tqdm(
+                total=budget, initial=min(n_done, budget), unit="config", desc=f"falsify {h.name}", dynamic_ncols=True
+            )
         t0 = time.perf_counter()
         try:
             while n_done < budget:

@@ -47,7 +47,9 @@ def format_table(table: Mapping[str, Any], commands: bool = True) -> str:
     if not rows:
         lines.append("no confirmed counterexample")
         return "\n".join(lines)
-    lines.append(f"{'#':>3} {'gain ± s.e.':>15s} {'predicted':>11s} {'w':>5s} {'domain':>6s}  config (diff from the base)")
+    lines.append(
+        f"{'#':>3} {'gain ± s.e.':>15s} {'predicted':>11s} {'w':>5s} {'domain':>6s}  config (diff from the base)"
+    )
     for i, r in enumerate(rows, 1):
         diff = ", ".join(f"{_short(k)}={_v(v)}" for k, v in r["diff"].items()) or "(the base)"
         pred = f"{r['pred_sign']:+d}" + (f" ({r['pred_gain']:+.3f})" if r["pred_gain"] is not None else "")
@@ -66,23 +68,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m simtransfer falsify`` (one-line errors come from ``simtransfer.cli``)."""
     from .falsify import falsify
 
-    p = argparse.ArgumentParser(prog="python -m simtransfer falsify",
-                                description="search a space of configurations for counterexamples to a hypothesis")  # fmt: skip
+    desc = "search a space of configurations for counterexamples to a hypothesis"
+    p = argparse.ArgumentParser(prog="python -m simtransfer falsify", description=desc)
     p.add_argument("--hypothesis", required=True, metavar="H",
-                   help="a built-in name (H1, H4, H4-plugin ...), package.module:function or file.py:function")  # fmt: skip
+                   help="a built-in name (H1, H4, H4-plugin ...), module:function or file.py:function")  # fmt: skip
     p.add_argument("--space", metavar="SPACE.toml", help="the searched fields ([base] and [space] tables)")
     p.add_argument("--budget", type=int, default=64, help="configurations evaluated by the search")
     p.add_argument("--seeds", type=int, default=16, help="paired seeds per configuration (search and confirmation)")
-    p.add_argument("--out", metavar="DIR", help="save every round here; rerunning resumes; table in DIR/counterexamples.json")
+    p.add_argument(
+        "--out", metavar="DIR", help="save every round here; rerunning resumes; table in DIR/counterexamples.json"
+    )
     p.add_argument("--key", type=int, default=0, help="root seed of the search")
-    p.add_argument("--confirm-key", type=int, default=None, help="root seed of the confirmation (default key + 1000003)")
+    p.add_argument(
+        "--confirm-key", type=int, default=None, help="root seed of the confirmation (default key + 1000003)"
+    )
     p.add_argument("--round-size", type=int, default=16, help="configurations per round (one batched evaluation)")
     p.add_argument("--threshold", type=float, default=None,
                    help="also count a predicted gain off by more than this (significantly) as wrong")  # fmt: skip
     p.add_argument("--z", type=float, default=2.0, help="significance: w > z standard errors (default 2)")
-    p.add_argument("--include-out-of-domain", action="store_true", default=None,
-                   help="also search where the hypothesis is out of its domain (labelled; implied by --quick)")
-    p.add_argument("--quick", action="store_true", help="tiny shapes and short training (tests); the tiny space if no --space")
+    p.add_argument(
+        "--include-out-of-domain",
+        action="store_true",
+        default=None,
+        help="also search where the hypothesis is out of its domain (labelled; implied by --quick)",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="tiny shapes and short training (tests); the tiny space if no --space"
+    )
     p.add_argument("--sampler-seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
@@ -91,7 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     include_out_of_domain=args.include_out_of_domain, quick=args.quick,
                     sampler_seed=args.sampler_seed, quiet=args.quiet)  # fmt: skip
     print(format_table(table))
-    print(f"({table['meta']['seconds']:.0f} s{'; table written to ' + args.out + '/counterexamples.json' if args.out else ''})")
+    where = f"; table written to {args.out}/counterexamples.json" if args.out else ""
+    print(f"({table['meta']['seconds']:.0f} s{where})")
     return 0
 
 

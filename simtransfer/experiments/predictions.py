@@ -14,7 +14,9 @@ from .user_hypotheses import Hypothesis, Measured
 __all__ = ["measured_of", "add_predictions", "grid_points", "precheck"]
 
 
-def measured_of(points: list, per_point: list[Mapping[str, np.ndarray]], key: int, measure_seeds: int = 8) -> list[Measured]:
+def measured_of(
+    points: list, per_point: list[Mapping[str, np.ndarray]], key: int, measure_seeds: int = 8
+) -> list[Measured]:
     """:class:`Measured` for each point (configs sharing a static part or not) from its
     per-seed sweep outputs (``err_zeroshot``, ``diverged_*``, the gamma curves), running
     :func:`simtransfer.measure.measure` on the first ``measure_seeds`` seeds for lambda."""
@@ -53,7 +55,9 @@ def _tag(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name)
 
 
-def add_predictions(ds, exp: Any, grid: Mapping[str, list], hyps: Mapping[str, Hypothesis], key: int, measure_seeds: int = 8):
+def add_predictions(
+    ds, exp: Any, grid: Mapping[str, list], hyps: Mapping[str, Hypothesis], key: int, measure_seeds: int = 8
+):
     """``ds`` (a sweep's dataset) with each hypothesis' prediction at every grid point, named
     like the built-ins' (``theory_<name>_{err_transfer,err_scratch,gain,sign}``) plus
     ``theory_<name>_in_domain``; plug-ins get :class:`Measured` from the sweep's own seeds
@@ -69,7 +73,12 @@ def add_predictions(ds, exp: Any, grid: Mapping[str, list], hyps: Mapping[str, H
                 "curve_upstream_gamma_u", "curve_scratch_gamma_u", "curve_scratch_gamma_T")  # fmt: skip
         per_point = [{k: np.asarray(ds[k].values[idx]) for k in keep} for idx in idxs]
         measured = measured_of(cfgs, per_point, key, measure_seeds)
-    fields = {"pred_err_transfer": "err_transfer", "pred_err_scratch": "err_scratch", "pred_gain": "gain", "sign": "sign"}
+    fields = {
+        "pred_err_transfer": "err_transfer",
+        "pred_err_scratch": "err_scratch",
+        "pred_gain": "gain",
+        "sign": "sign",
+    }
     for name, h in hyps.items():
         arrs = {short: np.full(shape, np.nan) for short in fields.values()}
         dom = np.ones(shape, bool)

@@ -60,7 +60,11 @@ def wrongness(sign: int, pred_gain: float, gain: float, se: float, threshold: fl
     t = gain / se if se > 0 else (0.0 if gain == 0 else math.copysign(math.inf, gain))
     w, why = (abs(t) if sign == 0 else -sign * t), "sign"
     if threshold is not None and math.isfinite(pred_gain):
-        e = (abs(gain - pred_gain) - threshold) / se if se > 0 else (math.inf if abs(gain - pred_gain) > threshold else -math.inf)
+        e = (
+            (abs(gain - pred_gain) - threshold) / se
+            if se > 0
+            else (math.inf if abs(gain - pred_gain) > threshold else -math.inf)
+        )
         if e > w:
             w, why = e, "error"
     return float(np.clip(w, -CLIP, CLIP)), why
@@ -77,9 +81,7 @@ def _flat(exp: Experiment) -> dict[str, Any]:
 
 
 def _val(v: Any) -> str:
-    from ._deps import toml_value
-
-    from ._deps import parse_value
+    from ._deps import parse_value, toml_value
 
     if isinstance(v, str):
         return v if parse_value(v) == v and v.replace("_", "").replace("-", "").isalnum() else f"'{toml_value(v)}'"
@@ -134,14 +136,20 @@ def _score(h, cfgs, params, seeds, key, threshold, preds=None, bucket=16) -> lis
     for p, c, r, pred in zip(params, cfgs, runs, preds):
         rec = {"params": p, **_summary(r), **_pred_fields(pred)}
         ok = rec["seeds"] > 1 and math.isfinite(rec["gain"])
-        rec["wrongness"], rec["reason"] = wrongness(pred.sign, pred.pred_gain, rec["gain"], rec["se"], threshold) if ok else (None, "diverged")
+        rec["wrongness"], rec["reason"] = (
+            wrongness(pred.sign, pred.pred_gain, rec["gain"], rec["se"], threshold) if ok else (None, "diverged")
+        )
         recs.append(rec)
     return recs
 
 
 def _pred_fields(pred) -> dict[str, Any]:
-    return {"pred_sign": int(pred.sign), "pred_gain": float(pred.pred_gain), "in_domain": bool(getattr(pred, "in_domain", True)),
-            "outside": list(getattr(pred, "outside", ()))}  # fmt: skip
+    return {
+        "pred_sign": int(pred.sign),
+        "pred_gain": float(pred.pred_gain),
+        "in_domain": bool(getattr(pred, "in_domain", True)),
+        "outside": list(getattr(pred, "outside", ())),
+    }
 
 
 def _finite(x):
@@ -174,8 +182,15 @@ def confirm(h, base, rounds, seeds, confirm_key, threshold, z, out, quiet, round
             if not quiet:
                 print(f"confirming {len(cands)} candidates at {seeds} fresh seeds (key {confirm_key})", flush=True)
             params = [c["params"] for c in cands]
-            recs = _score(h, [base.set(**_rounded(p)) for p in params], params, seeds, confirm_key, threshold,
-                          bucket=_bucket(round_size))
+            recs = _score(
+                h,
+                [base.set(**_rounded(p)) for p in params],
+                params,
+                seeds,
+                confirm_key,
+                threshold,
+                bucket=_bucket(round_size),
+            )
         conf = _clean({"candidates": [c["params"] for c in cands], "confirm": recs})
         if path is not None:
             _write_json(path, conf)

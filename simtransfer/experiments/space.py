@@ -104,7 +104,9 @@ def _param(source: str, key: str, spec: Any) -> Param:
         raise ConfigError(f"{source}: [space] {e}") from None
     where = f"{source}: [space] {key}"
     if not isinstance(spec, Mapping):
-        raise ConfigError(f"{where}: expected {{low = ..., high = ...[, log = true]}} or {{choices = [...]}}, got {spec!r}")
+        raise ConfigError(
+            f"{where}: expected {{low = ..., high = ...[, log = true]}} or {{choices = [...]}}, got {spec!r}"
+        )
     unknown = set(spec) - {"low", "high", "log", "choices"}
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} (low, high, log, choices)")

@@ -151,7 +151,9 @@ class Hypothesis:
                                   "expected a theory.Prediction or a float (the predicted gain)")  # fmt: skip
         gain = float(out)
         if not math.isfinite(gain):
-            raise HypothesisError(f"hypothesis {self.name!r} at cell ({cell}) returned {gain} (a predicted gain must be finite)")
+            raise HypothesisError(
+                f"hypothesis {self.name!r} at cell ({cell}) returned {gain} (a predicted gain must be finite)"
+            )
         sign = 0 if gain == 0 else (1 if gain > 0 else -1)
         return theory.Prediction(self.name, math.nan, math.nan, gain, sign)
 
@@ -173,8 +175,9 @@ def _takes_measured(fn: Callable, name: str) -> bool:
 def _import(spec: str) -> Callable:
     mod_name, _, attr = spec.rpartition(":")
     if not mod_name or not attr:
-        raise HypothesisError(f"--hypothesis {spec}: expected a built-in name ({', '.join(builtin_names())}) "
-                              "or module:function")
+        raise HypothesisError(
+            f"--hypothesis {spec}: expected a built-in name ({', '.join(builtin_names())}) or module:function"
+        )
     try:
         if mod_name.endswith(".py") or os.sep in mod_name:
             if not os.path.exists(mod_name):

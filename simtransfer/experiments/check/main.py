@@ -15,8 +15,8 @@ from ...runs import distributed
 from ...runs.devices import use_cpu_devices
 from ...runs.io import atomic_write
 from .cells import FAMILY_ROWS
-from .cells import hypotheses as _hypotheses  # check()'s argument of that name shadows it
 from .cells import cell_summary as _cell
+from .cells import hypotheses as _hypotheses  # check()'s argument of that name shadows it
 from .grid import (
     BASE,
     CALIBRATION_BLOCKS,
