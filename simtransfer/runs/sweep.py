@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import jax
 import numpy as np
