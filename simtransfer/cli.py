@@ -127,7 +127,8 @@ def _parser() -> argparse.ArgumentParser:
     sw.set_defaults(func=_cmd_sweep)
 
     sub.add_parser("check", help="measure the theory's predictions on a grid (see: check --help)", add_help=False)
-    sub.add_parser("falsify", help="search a space for counterexamples to a hypothesis (see: falsify --help)", add_help=False)
+    sub.add_parser("falsify", help="search a space for counterexamples to a hypothesis (see: falsify --help)",
+                   add_help=False)  # fmt: skip
     b = sub.add_parser("bench", help="benchmark the trial and print JSON")
     common(b)
     b.add_argument("--repeats", type=int, default=2)
