@@ -59,7 +59,7 @@ QUICK_SPACE: dict[str, Any] = {
 }  # fmt: skip
 
 
-def _round(study, dists, base, h, r, want, seeds, key, threshold, include_ood, sampler_seed, startup) -> dict:
+def _round(study, dists, base, h, r, want, seeds, key, threshold, include_ood, sampler_seed, startup, out=None) -> dict:
     """Ask ``want`` evaluable configs of round ``r`` (out-of-domain or invalid ones are told
     FAIL and do not count), evaluate them in one batch, tell their w."""
     import optuna
@@ -92,7 +92,9 @@ def _round(study, dists, base, h, r, want, seeds, key, threshold, include_ood, s
         raise ConfigError(f"round {r}: no evaluable configuration in {attempts} draws (all out of domain or invalid); "
                           "widen the space or use --include-out-of-domain")  # fmt: skip
     cfgs, params = [a[1] for a in asked], [a[2] for a in asked]
-    recs = _score(h, cfgs, params, seeds, key, threshold, None if h.plugin else [a[3] for a in asked], _bucket(startup))
+    share = None if out is None else os.path.join(out, "units", f"round-{r:04d}")  # several processes
+    recs = _score(h, cfgs, params, seeds, key, threshold, None if h.plugin else [a[3] for a in asked], _bucket(startup),
+                  share)  # fmt: skip
     for (trial, *_), rec in zip(asked, recs):
         if h.plugin and not rec["in_domain"] and not include_ood:
             rec["wrongness"], rec["reason"] = None, "out of domain"
@@ -209,7 +211,7 @@ def falsify(
         try:
             while n_done < budget:
                 rd = _round(study, dists, base, h, len(rounds), min(round_size, budget - n_done), seeds, key, threshold,
-                            include_out_of_domain, sampler_seed, round_size)  # fmt: skip
+                            include_out_of_domain, sampler_seed, round_size, out)  # fmt: skip
                 rd = _clean(rd)
                 if out is not None:
                     _write_json(os.path.join(out, "rounds", f"round-{rd['round']:04d}.json"), rd)

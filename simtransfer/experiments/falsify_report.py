@@ -66,6 +66,7 @@ def format_table(table: Mapping[str, Any], commands: bool = True) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m simtransfer falsify`` (one-line errors come from ``simtransfer.cli``)."""
+    from ..runs import distributed
     from .falsify import falsify
 
     desc = "search a space of configurations for counterexamples to a hypothesis"
@@ -97,7 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--sampler-seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    distributed.add_arguments(p)
     args = p.parse_args(argv)
+    distributed.initialize_from_args(args)
     table = falsify(args.hypothesis, args.space, args.budget, args.seeds, args.out, key=args.key,
                     confirm_key=args.confirm_key, round_size=args.round_size, threshold=args.threshold, z=args.z,
                     include_out_of_domain=args.include_out_of_domain, quick=args.quick,

@@ -19,27 +19,64 @@ __all__ = ["evaluate", "wrongness", "reproduce_command", "confirm", "CLIP"]
 CLIP = 1e6  # |w| told to the sampler (t is infinite when every seed gives the same gain)
 
 
-def evaluate(cfgs: Sequence[Experiment], seeds: int, key: int, bucket: int = 16) -> list[dict[str, np.ndarray]]:
+def evaluate(
+    cfgs: Sequence[Experiment], seeds: int, key: int, bucket: int = 16, share: str | None = None
+) -> list[dict[str, np.ndarray]]:
     """Per-seed outputs (``Result`` scalars and curves) of each config, seed i under
     ``seed_keys(key, seeds)[i]`` (``run``'s and ``sweep``'s keys): configs sharing a static
     part run together, ``bucket`` configs per compiled call, a group of at most bucket / 4
     padded to bucket / 4 (two shapes, two compilations, per static part; compiling costs
-    more than the padded trials unless the trials are long)."""
-    from ._deps import run_chunk, seed_keys, static_part
+    more than the padded trials unless the trials are long).
+
+    Under several processes (``runs.distributed``) the compiled calls are the units of
+    work: process p runs the units ``u % process_count == p`` and writes each to
+    ``share`` (a directory on the shared file system), then every process reads them all.
+    """
+    from ._deps import (
+        ConfigError,
+        atomic_write,
+        is_multiprocess,
+        load_chunk,
+        my_units,
+        run_chunk,
+        seed_keys,
+        static_part,  # fmt: skip
+        wait_for_files,
+        write_npz,
+    )
 
     keys = seed_keys(key, seeds)
     groups: dict[Experiment, list[int]] = {}
     for i, c in enumerate(cfgs):
         groups.setdefault(static_part(c), []).append(i)
-    out: list[Any] = [None] * len(cfgs)
+    units = []  # (static part, config indices, padded size): one compiled call each
     for static, members in groups.items():
         for lo in range(0, len(members), bucket):
             idx = members[lo : lo + bucket]
-            n = bucket if len(idx) > bucket // 4 else max(1, bucket // 4)  # two shapes per static part
-            pts = [(None, cfgs[i]) for i in idx]
-            res = run_chunk(static, pts + [pts[-1]] * (n - len(idx)), keys, n * seeds)
-            for j, i in enumerate(idx):
-                out[i] = {k: v[j] for k, v in res.items()}
+            units.append((static, idx, bucket if len(idx) > bucket // 4 else max(1, bucket // 4)))
+
+    def compute(u: int) -> dict[str, np.ndarray]:
+        static, idx, n = units[u]
+        pts = [(None, cfgs[i]) for i in idx]
+        return run_chunk(static, pts + [pts[-1]] * (n - len(idx)), keys, n * seeds)
+
+    if is_multiprocess():
+        if share is None:
+            raise ConfigError("falsify: several processes need out=DIR on a shared file system")
+        paths = [os.path.join(share, f"unit-{u:04d}.npz") for u in range(len(units))]
+        os.makedirs(share, exist_ok=True)
+        for u in my_units(len(units)):
+            if not os.path.exists(paths[u]):
+                res = compute(u)
+                atomic_write(paths[u], lambda fh, res=res: write_npz(fh, res))
+        wait_for_files(paths, f"falsify evaluations {share}")
+        results = [load_chunk(p) for p in paths]
+    else:
+        results = [compute(u) for u in range(len(units))]
+    out: list[Any] = [None] * len(cfgs)
+    for (_, idx, _), res in zip(units, results):
+        for j, i in enumerate(idx):
+            out[i] = {k: v[j] for k, v in res.items()}
     return out
 
 
@@ -127,9 +164,9 @@ def _predict(h: Hypothesis, cfgs, params, measured=None) -> list:
     return [h(c, None if measured is None else measured[i], where=params[i]) for i, c in enumerate(cfgs)]
 
 
-def _score(h, cfgs, params, seeds, key, threshold, preds=None, bucket=16) -> list[dict[str, Any]]:
+def _score(h, cfgs, params, seeds, key, threshold, preds=None, bucket=16, share=None) -> list[dict[str, Any]]:
     """Evaluate ``cfgs`` and score each against ``h`` (plug-ins: measured first)."""
-    runs = evaluate(cfgs, seeds, key, bucket)
+    runs = evaluate(cfgs, seeds, key, bucket, share)
     if preds is None:
         preds = _predict(h, cfgs, params, measured_of(list(cfgs), runs, key) if h.plugin else None)
     recs = []
@@ -190,6 +227,7 @@ def confirm(h, base, rounds, seeds, confirm_key, threshold, z, out, quiet, round
                 confirm_key,
                 threshold,
                 bucket=_bucket(round_size),
+                share=None if out is None else os.path.join(out, "units", "confirm"),
             )
         conf = _clean({"candidates": [c["params"] for c in cands], "confirm": recs})
         if path is not None:
