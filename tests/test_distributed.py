@@ -83,7 +83,9 @@ def _run_all(nproc: int, out: str, port: int, reference) -> None:
         _assert_same(reference, os.path.join(out, f"process-{i}.npz"))
 
 
+@pytest.mark.slow
 def test_two_processes_equal_one(tmp_path, reference):
+    """Without a crash (the fast suite checks the same equality after a crash and a rerun)."""
     _run_all(2, str(tmp_path / "mp"), _free_port(), reference)
     n_chunks = len(os.listdir(tmp_path / "mp" / "chunks"))
     assert n_chunks == 8  # one point per chunk
@@ -94,7 +96,10 @@ def test_four_processes_equal_one(tmp_path, reference):
     _run_all(4, str(tmp_path / "mp4"), _free_port(), reference)
 
 
-def test_killed_process_resumes(tmp_path, reference):
+def test_killed_process_resumes_and_equals_one(tmp_path, reference):
+    """Two processes run one sweep; one is killed mid-run (SIGKILL); rerunning both resumes,
+    and what each assembles equals the single-process run bit for bit.  (Process 1 compiles
+    its program every time: JAX writes the persistent cache from process 0 only.)"""
     out = str(tmp_path / "mp")
     procs = _start(2, out, _free_port(), extra={1: ["--die-after", "2"]})
     _, err1 = procs[1].communicate(timeout=PROC_TIMEOUT)

@@ -19,7 +19,7 @@ def test_estimate_bounds_xla(tiny, backend):
     and not a wild one: between 1x and 3x of ``memory_analysis`` (temporaries, arguments
     and outputs of the compiled single-seed trial)."""
     exp = static_part(tiny.set(backend=backend))
-    compiled = jax.jit(make_trial(exp)).lower(seed_keys(0, 1)[0], theta_of(tiny)).compile()
+    compiled = jax.jit(make_trial(exp)).lower(seed_keys(0, 1)[0], theta_of(tiny.set(backend=backend))).compile()
     ma = compiled.memory_analysis()
     xla = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes
     est = memory.trial_bytes(exp)
