@@ -18,7 +18,7 @@ from theory.exact import exact_errors
 from ..config.data import Batch, Signals, make_frame, make_signals, sample
 from ..nn.coefficients import stage_projector
 from ..nn.estimators import features
-from ..nn.evaluate import curve_errors, empirical_error_dense, exact_error_dense, noise_cov_dense
+from ..nn.evaluate import empirical_error_dense, exact_error_dense, noise_cov_dense
 from ..nn.model import cnn_structured, init_filters
 from ..nn.train import train
 from ..protocol.interface import Backend, Evaluation
@@ -95,12 +95,6 @@ class DenseBackend(Backend):
         cfg = getattr(self.exp, stage)
         return train(W0, batch, mu, th[f"{stage}.eta"], cfg=cfg, act=act, frozen=frozen, metrics_fn=metrics,
                      distill=distill)  # fmt: skip
-
-    def finish_curves(self, data, stage, curves, act, th):
-        p = th["task.label_flip"]
-        if stage == "upstream":
-            return curve_errors(curves, data.mc["curve_up"], act, p)
-        return jax.vmap(lambda c: curve_errors(c, data.mc["curve_dn"], act, p))(curves)
 
     def inheritable(self, data, W_up):
         return W_up, data.frame[0]

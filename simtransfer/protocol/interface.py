@@ -22,6 +22,7 @@ import jax
 from theory.exact import ExactError
 
 from ..config import Experiment
+from ..nn.evaluate import curve_errors
 from ..nn.model import Activation
 
 __all__ = ["Backend", "Evaluation"]
@@ -63,8 +64,15 @@ class Backend:
 
     def finish_curves(self, data: Any, stage: str, curves: dict, act: Activation, th: dict[str, jax.Array]) -> dict:
         """The logged curves in their final form (``protocol.outputs.CURVE_METRICS``);
-        downstream curves carry a leading axis of 2 (transfer, scratch)."""
-        raise NotImplementedError
+        downstream curves carry a leading axis of 2 (transfer, scratch).
+
+        By default (the dense and gram backends): the exact test error at every logged step
+        from the logged inputs (``nn.evaluate.curve_errors``, docs/theory.md section 2), with
+        the seed's common Gaussian draws ``data.mc["curve_up"]`` / ``data.mc["curve_dn"]``."""
+        p = th["task.label_flip"]
+        if stage == "upstream":
+            return curve_errors(curves, data.mc["curve_up"], act, p)
+        return jax.vmap(lambda c: curve_errors(c, data.mc["curve_dn"], act, p))(curves)
 
     def inheritable(self, data: Any, W_up: jax.Array) -> tuple[jax.Array, jax.Array]:
         """(trained upstream filters in the downstream's representation, unit direction of

@@ -12,7 +12,6 @@ from theory.exact import exact_errors
 from theory.linalg import mm
 
 from ...config import ConfigError
-from ...nn.evaluate import curve_errors
 from ...protocol.interface import Backend, Evaluation
 from ...protocol.registry import register
 from .basis import LINEAR_OPTIMIZERS, GramBasis, basis_layout, normal, one_hot_init, sample_basis
@@ -124,12 +123,6 @@ class GramBackend(Backend):
 
         return train_gram(W0, G_s, y_signal, y, data.mu[stage], th[f"{stage}.eta"], noise=noise,
                           cfg=getattr(self.exp, stage), act=act, frozen=frozen, metrics_fn=metrics)  # fmt: skip
-
-    def finish_curves(self, data, stage, curves, act, th):
-        p = th["task.label_flip"]
-        if stage == "upstream":
-            return curve_errors(curves, data.mc["curve_up"], act, p)
-        return jax.vmap(lambda c: curve_errors(c, data.mc["curve_dn"], act, p))(curves)
 
     def inheritable(self, data, W_up):
         return self._pad(W_up), data.basis.G[:, 0]  # <w, e_u> = C G[:, 0]
