@@ -6,6 +6,7 @@ atomic writes of results), so a change of the package layout is one edit here.  
 from ..config import TRACED_FIELDS, ConfigError, Experiment, load_toml, parse_value, resolve_field, static_part
 from ..config.experiment import _toml_value as toml_value
 from ..config.parse import _field_type as field_type
+from ..runs.cache import enable_compilation_cache
 from ..runs.distributed import is_multiprocess, my_units, wait_for_files
 from ..runs.io import atomic_write
 from ..runs.result import ResultsError
@@ -17,5 +18,5 @@ from .measure import measure
 __all__ = [
     "TRACED_FIELDS", "ConfigError", "Experiment", "load_toml", "parse_value", "static_part", "resolve_field",
     "toml_value", "measure", "ResultsError", "atomic_write", "seed_keys", "field_type", "run_chunk",
-    "is_multiprocess", "my_units", "wait_for_files", "load_chunk", "write_npz",
+    "enable_compilation_cache", "is_multiprocess", "my_units", "wait_for_files", "load_chunk", "write_npz",
 ]  # fmt: skip

@@ -35,7 +35,7 @@ import time
 import warnings
 from typing import Any, Mapping
 
-from ._deps import ConfigError
+from ._deps import ConfigError, enable_compilation_cache
 from .scoring import _bucket, _clean, _read_json, _rounded, _score, _write_json, confirm
 from .space import Space, load_space, space_from_dict
 from .user_hypotheses import resolve
@@ -161,6 +161,7 @@ def falsify(
 
     from ._deps import ResultsError
 
+    enable_compilation_cache()
     h = resolve(hypothesis)
     if include_out_of_domain is None:  # quick's tiny shapes lie outside every built-in's validated domain
         include_out_of_domain = bool(quick)
