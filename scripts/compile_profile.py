@@ -5,7 +5,7 @@
 Every figure is a cold compile in a fresh Python process (``SIMTRANSFER_CACHE_DIR=none``,
 no JAX persistent cache), split with ``jax.stages`` into tracing (``jit(f).trace``),
 lowering to StableHLO (``.lower()``) and XLA compilation (``.compile()``); each variant
-runs ``--repeats`` times and the repeat with the least total CPU time is kept (wall and
+runs ``--repeats`` times (round-robin over the variants) and the repeat with the least total CPU time is kept (wall and
 CPU seconds of every phase are both printed; shares are of CPU seconds, which the load of a
 shared machine disturbs far less).  HLO size: the
 characters of the lowered StableHLO text and of the optimised HLO of the executable.
@@ -196,16 +196,19 @@ def profile(backends, variants, repeats: int) -> dict:
     out: dict = {"repeats": repeats, "backends": {}}
     for b in backends:
         res = {}
-        for v in variants:
-            if v == "run_path" and b != "dense":
-                continue
-            runs = [_run_child(v, b) for _ in range(repeats)]
+        todo = [v for v in variants if v != "run_path" or b == "dense"]
+        every: dict[str, list] = {v: [] for v in todo}
+        for _ in range(repeats):  # round-robin, so that each variant meets the machine's load at several times
+            for v in todo:
+                r = _run_child(v, b)
+                every[v].append(r)
+                print(f"# {b:5s} {v:12s} wall {r['total_s']:.2f} cpu {r['cpu_total_s']:.2f}", file=sys.stderr)
+        for v in todo:
+            runs = every[v]
             best = min(runs, key=lambda r: r[KEY + "total_s"])
             res[v] = {k: round(x, 3) if isinstance(x, float) else x for k, x in best.items()}
             res[v]["wall_totals_s"] = [round(r["total_s"], 3) for r in runs]
             res[v]["cpu_totals_s"] = [round(r["cpu_total_s"], 3) for r in runs]
-            print(f"# {b:5s} {v:12s} wall " + " ".join(f"{r['total_s']:.2f}" for r in runs)
-                  + " cpu " + " ".join(f"{r['cpu_total_s']:.2f}" for r in runs), file=sys.stderr, flush=True)
         full = res.get("full")
         if full:
             phases = tuple(KEY + k for k in ("trace_s", "lower_s", "compile_s"))
