@@ -59,10 +59,11 @@ def test_sweep_out_refuses_chunks_of_other_code(tiny, tmp_path):
     from simtransfer import sweep
 
     out = tmp_path / "s"
-    sweep(tiny, {"task.a": [0.5, 1.0]}, seeds=2, out=out, quiet=True)
+    exp = tiny.set(n_target=11)  # a shape no other test compiles (test_sweep counts its compilations)
+    sweep(exp, {"task.a": [0.5, 1.0]}, seeds=2, out=out, quiet=True)
     man = json.loads((out / "sweep.json").read_text())
     assert man["code_version"] == cache.code_version()
     man["code_version"] = "0" * 16
     (out / "sweep.json").write_text(json.dumps(man))
     with pytest.raises(ResultsError, match="another version of the code"):
-        sweep(tiny, {"task.a": [0.5, 1.0]}, seeds=2, out=out, quiet=True)
+        sweep(exp, {"task.a": [0.5, 1.0]}, seeds=2, out=out, quiet=True)
