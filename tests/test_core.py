@@ -71,7 +71,7 @@ def test_forward_forms_agree(kind):
     f1 = cnn_batch(W, X, act)
     f2 = cnn_structured(W, b.xi, b.y_signal, mu, act)
     f3 = jax.vmap(lambda x: cnn_apply(W, x, act))(X)
-    # hand formula of DESIGN.md section 2
+    # hand formula of docs/design.md section 2
     pre = np.einsum("npd,jrd->npjr", np.asarray(X, np.float64), np.asarray(W, np.float64))
     a = np.asarray(act(jnp.asarray(pre)), np.float64)
     f4 = (a[:, :, 0].sum((1, 2)) - a[:, :, 1].sum((1, 2))) / m

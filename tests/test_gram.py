@@ -253,7 +253,7 @@ def test_pipeline_equals_dense_on_explicit_vectors():
     one key).  P = 3, leaky ReLU, label noise, top_signal inheritance with rescale, frozen
     inherited filters and Nesterov momentum downstream exercise the (i, p) patch order,
     the activation's negative branch, the masks and a stateful linear optimizer.  And
-    the DESIGN.md section 5 coordinates rebuild the update:
+    the docs/design.md section 5 coordinates rebuild the update:
     W - W0 = sum_z gamma_z z/||z||^2 + sum_i rho_i xi_i/||xi_i||^2.
 
     Tolerances.  Both sides run the same real recursion in float32 and differ by rounding
@@ -310,7 +310,7 @@ def test_pipeline_equals_dense_on_explicit_vectors():
             np.testing.assert_allclose(g, r, rtol=0, atol=1e-3 * max(np.abs(r).max(), 1e-3), err_msg=(stage, q))
     assert float(out["curve_upstream_loss"][-1]) < 0.5 * float(out["curve_upstream_loss"][0])  # it did train
     assert float(out["curve_upstream_gamma_u"][-1]) > 0.1  # and learned signal
-    # DESIGN.md section 5: rebuild the upstream update from gamma and rho
+    # docs/design.md section 5: rebuild the upstream update from gamma and rho
     co = st["coords"]["upstream"]
     z = np.stack([t.a * B[0], t.b_S * B[1], t.b_T * B[2]])  # u, v_S, v_T
     zz = np.where((z**2).sum(1) > 0, (z**2).sum(1), 1.0)

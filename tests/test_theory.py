@@ -1,5 +1,5 @@
 """Tests of the theory package: calibration, exact decomposition, exact conditional error,
-idealised vs real dynamics, and the transfer hypotheses (THEORY.md sections 1-4).
+idealised vs real dynamics, and the transfer hypotheses (docs/theory.md sections 1-4).
 
 Statistical checks state their false-failure rate; float32 checks justify their tolerance.
 """
@@ -85,7 +85,7 @@ def test_shipped_calibration():
         for est, (lo, hi) in zip(f.estimate, f.ci95):
             assert lo < est < hi
     c = cal.fit("gauss").estimate[0]
-    assert 0.5 < c < 3.0  # THEORY.md: c ~ 1.5 in the prototype
+    assert 0.5 < c < 3.0  # docs/theory.md section 1: c ~ 1.5 in the prototype
     e = cal.error(np.array([0.01, 1.0, 10.0]))
     assert np.all(np.diff(e) < 0)
     # a wrong-sign margin is worse than chance, symmetrically
