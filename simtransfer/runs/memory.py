@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 
+from .devices import default_micro_batch, local_mesh
+
 __all__ = ["TrialTooLarge", "trial_bytes", "output_bytes", "free_bytes", "seeds_per_call", "FRACTION"]
 
 #: Share of the free memory a call may plan to use (XLA's own buffers, fragmentation and
@@ -94,15 +96,22 @@ def _describe(exp) -> str:
     return ", ".join(parts)
 
 
-def seeds_per_call(exp, seeds: int, micro: int, n_devices: int, free: int | None = None) -> int:
+def seeds_per_call(exp, seeds: int, micro: int | None = None, n_devices: int | None = None,
+                   free: int | None = None) -> int:
     """The most seeds one compiled call of ``exp`` may take (at most ``seeds``).
 
-    ``micro`` is :func:`simtransfer.runs.run.default_micro_batch`: with ``micro = 0``
+    ``micro`` (default :func:`simtransfer.runs.devices.default_micro_batch`) and
+    ``n_devices`` (default: the devices ``batched_call`` shards over) describe the call: with ``micro = 0``
     (accelerators: one vmap over each device's seeds) every seed of a call is live at
     once; with ``micro = k > 0`` (CPU) a device holds k trials at a time and a call's
     other seeds cost only their outputs.  Raises :class:`TrialTooLarge` when the trials
     that must be live at once do not fit in ``FRACTION`` of the free memory.
     """
+    if micro is None:
+        micro = default_micro_batch()
+    if n_devices is None:
+        mesh = local_mesh()
+        n_devices = 1 if mesh is None else mesh.size
     free = free_bytes() if free is None else free
     budget = FRACTION * free
     per_trial, per_out = trial_bytes(exp), output_bytes(exp)

@@ -16,7 +16,7 @@ from ..config import Experiment, static_part
 from ..protocol import make_trial, theta_of
 from ..version import __version__
 from .cache import code_version, enable_compilation_cache
-from .devices import batched_call, default_micro_batch, local_mesh, map_trials
+from .devices import batched_call, default_micro_batch, map_trials
 from .memory import seeds_per_call
 from .result import STAGES, Result, ResultsError, check_out_dir
 
@@ -101,10 +101,8 @@ def run(
     enable_compilation_cache()
     t0 = time.perf_counter()
     static = static_part(exp)
-    micro = default_micro_batch()
     if batch is None:
-        mesh = local_mesh()
-        batch = seeds_per_call(static, seeds, micro, 1 if mesh is None else mesh.size)
+        batch = seeds_per_call(static, seeds)
     fn = compiled_trial(static)
     arrays = batched_call(fn, seed_keys(key, seeds), theta_of(exp), batch=batch)
     meta = {

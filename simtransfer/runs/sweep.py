@@ -34,7 +34,7 @@ import xarray as xr
 from ..config import ConfigError, Experiment, resolve_field
 from ..protocol import make_trial, theta_of
 from .cache import enable_compilation_cache
-from .devices import batched_call, default_micro_batch, local_mesh, map_trials
+from .devices import batched_call, default_micro_batch, map_trials
 from .distributed import my_units, wait_for_files
 from .io import atomic_write
 from .memory import seeds_per_call
@@ -89,8 +89,8 @@ def _run_chunk(static: Experiment, pts: list, keys: np.ndarray, batch_trials: in
     thetas = [theta_of(cfg) for _, cfg in pts]
     theta = {k: np.repeat(np.stack([np.asarray(t[k]) for t in thetas]), S) for k in thetas[0]}
     flat_keys = np.tile(keys, (len(pts), 1))
-    micro, mesh = default_micro_batch(), local_mesh()
-    batch_trials = seeds_per_call(static, batch_trials, micro, 1 if mesh is None else mesh.size)
+    micro = default_micro_batch()
+    batch_trials = seeds_per_call(static, batch_trials, micro)
     out = batched_call(_compiled_points(static, micro), (flat_keys, theta), batch=batch_trials)
     return {k: v.reshape((len(pts), S) + v.shape[1:]) for k, v in out.items()}
 
