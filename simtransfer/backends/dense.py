@@ -21,7 +21,7 @@ from ..nn.estimators import features
 from ..nn.evaluate import empirical_error_dense, exact_error_dense, noise_cov_dense
 from ..nn.model import cnn_structured, init_filters
 from ..nn.train import train
-from ..protocol.interface import Backend, Evaluation
+from ..protocol.interface import Backend, Evaluation, clock_of
 from ..protocol.registry import register
 
 __all__ = ["DenseData", "DenseBackend"]
@@ -94,7 +94,7 @@ class DenseBackend(Backend):
 
         cfg = getattr(self.exp, stage)
         return train(W0, batch, mu, th[f"{stage}.eta"], cfg=cfg, act=act, frozen=frozen, metrics_fn=metrics,
-                     distill=distill)  # fmt: skip
+                     distill=distill, clock=clock_of(th, stage))  # fmt: skip
 
     def inheritable(self, data, W_up):
         return W_up, data.frame[0]

@@ -21,7 +21,7 @@ from ..config.data import Batch
 from ..config.digits import Pools, cut, flat_draw, load, split
 from ..nn.model import cnn_batch
 from ..nn.train import train
-from ..protocol.interface import Evaluation
+from ..protocol.interface import Evaluation, clock_of
 from ..protocol.outputs import CURVE_METRICS
 from ..protocol.registry import register
 from .dense import DenseBackend
@@ -101,7 +101,7 @@ class DigitsBackend(DenseBackend):
         metrics = lambda W: {"err": _mistakes(W[None], X_te, y_te, act)[0] / y_te.shape[0]}  # noqa: E731
         batch, _ = self._stage(data, stage)
         return train(W0, batch, None, th[f"{stage}.eta"], cfg=getattr(self.exp, stage), act=act, frozen=frozen,
-                     metrics_fn=metrics, distill=distill)  # fmt: skip
+                     metrics_fn=metrics, distill=distill, clock=clock_of(th, stage))  # fmt: skip
 
     def finish_curves(self, data, stage, curves, act, th):
         """The coefficient curves (gamma, rho: no meaning on real data) as NaN, added after

@@ -11,13 +11,17 @@ they describe (synthetic signal-plus-noise samples, the digits images).
 from .checks import DIGIT_COUNTS, DIGIT_CUTS, ConfigError, digit_pool_size, parse_digit_pair
 from .experiment import (
     ALIASES,
+    CLOCK_FIELDS,
     GRAM_TRACED_FIELDS,
+    INT_TRACED_FIELDS,
     SECTIONS,
     TRACED_FIELDS,
     Experiment,
     dump_toml,
     from_dict,
+    group_static,
     load_toml,
+    log_buffer,
     resolve_field,
     split_traced,
     static_part,
@@ -29,9 +33,9 @@ from .parse import parse_grid, parse_overrides, parse_value
 from .sections import Eval, Model, Task, Train, Transfer
 
 __all__ = [
-    "ALIASES", "DIGIT_COUNTS", "DIGIT_CUTS", "GRAM_TRACED_FIELDS", "SECTIONS", "TRACED_FIELDS", "ConfigError",
-    "Eval", "Experiment",
-    "Model", "Task", "Train", "Transfer", "digit_pool_size", "dump_toml", "from_dict", "load_toml",
+    "ALIASES", "CLOCK_FIELDS", "DIGIT_COUNTS", "DIGIT_CUTS", "GRAM_TRACED_FIELDS", "INT_TRACED_FIELDS", "SECTIONS",
+    "TRACED_FIELDS", "ConfigError", "Eval", "Experiment", "Model", "Task", "Train", "Transfer", "digit_pool_size",
+    "dump_toml", "from_dict", "group_static", "load_toml", "log_buffer",
     "parse_digit_pair", "parse_grid", "parse_overrides", "parse_value", "resolve_field", "split_traced",
     "static_part", "traced_fields", "traced_values", "with_overrides",
 ]  # fmt: skip

@@ -3,7 +3,7 @@
 atomic writes of results), so a change of the package layout is one edit here.  Not for
 ``user_hypotheses`` and ``predictions``: ``runs.sweep`` imports those, and this imports it."""
 
-from ..config import TRACED_FIELDS, ConfigError, Experiment, load_toml, parse_value, resolve_field, static_part
+from ..config import TRACED_FIELDS, ConfigError, Experiment, group_static, load_toml, parse_value, resolve_field
 from ..config.experiment import _toml_value as toml_value
 from ..config.parse import _field_type as field_type
 from ..runs.cache import enable_compilation_cache
@@ -16,7 +16,7 @@ from ..runs.sweep import _run_chunk as run_chunk
 from .measure import measure
 
 __all__ = [
-    "TRACED_FIELDS", "ConfigError", "Experiment", "load_toml", "parse_value", "static_part", "resolve_field",
+    "TRACED_FIELDS", "ConfigError", "Experiment", "load_toml", "parse_value", "group_static", "resolve_field",
     "toml_value", "measure", "ResultsError", "atomic_write", "seed_keys", "field_type", "run_chunk",
     "enable_compilation_cache", "is_multiprocess", "my_units", "wait_for_files", "load_chunk", "write_npz",
 ]  # fmt: skip

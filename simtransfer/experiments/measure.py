@@ -25,7 +25,7 @@ import numpy as np
 
 from theory.measure import output_stats
 
-from ..config import Experiment, static_part
+from ..config import Experiment, group_static
 from ..nn.model import activation
 from ..protocol import backend_for, make_trial_state, theta_of
 from ..runs.devices import batched_call
@@ -75,10 +75,10 @@ def measure(
     Seed i uses ``seed_keys(key, seeds)[i]``, the key ``sweep`` gives it, so the measured
     trial is the swept one (the same weights).
     """
-    statics = {static_part(p) for p in points}
+    statics = list(group_static(points))
     if len(statics) != 1:
         raise ValueError("measure: the points must share their static part (one compilation)")
-    fn = _compiled(statics.pop(), draws)
+    fn = _compiled(statics[0], draws)
     keys = seed_keys(key, seeds)
     thetas = [theta_of(p) for p in points]
     theta = {k: np.repeat(np.stack([np.asarray(t[k]) for t in thetas]), seeds) for k in thetas[0]}

@@ -22,16 +22,13 @@ def measured_of(
     :func:`simtransfer.measure.measure` on the first ``measure_seeds`` seeds for lambda."""
     import theory
 
-    from ..config import static_part
+    from ..config import group_static
     from .measure import measure
 
     seeds = int(per_point[0]["gain"].shape[0])
     n_meas = min(measure_seeds, seeds)
     lam = np.full((len(points), n_meas), np.nan)
-    groups: dict[Any, list[int]] = {}
-    for i, cfg in enumerate(points):
-        groups.setdefault(static_part(cfg), []).append(i)
-    for idx in groups.values():
+    for idx in group_static(points).values():
         lam[idx] = measure([points[i] for i in idx], n_meas, key)["lam"]
     out = []
     for i, (cfg, r) in enumerate(zip(points, per_point)):

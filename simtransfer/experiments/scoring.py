@@ -35,20 +35,18 @@ def evaluate(
     from ._deps import (
         ConfigError,
         atomic_write,
+        group_static,  # fmt: skip
         is_multiprocess,
         load_chunk,
         my_units,
         run_chunk,
         seed_keys,
-        static_part,  # fmt: skip
         wait_for_files,
         write_npz,
     )
 
     keys = seed_keys(key, seeds)
-    groups: dict[Experiment, list[int]] = {}
-    for i, c in enumerate(cfgs):
-        groups.setdefault(static_part(c), []).append(i)
+    groups = group_static(cfgs)
     units = []  # (static part, config indices, padded size): one compiled call each
     for static, members in groups.items():
         for lo in range(0, len(members), bucket):

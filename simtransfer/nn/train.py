@@ -1,7 +1,7 @@
 """Full-batch training of one stage (docs/design.md section 3) with an optax optimizer.
 
-``train`` runs ``cfg.steps`` updates under ``jax.lax.scan`` and records metrics at the
-steps ``cfg.log_steps`` (0, log_every, ..., T): training loss and accuracy, plus whatever
+``train`` runs T = ``cfg.steps`` updates (or a traced T: ``clock``) and records metrics at
+the steps ``cfg.log_steps`` (0, log_every, ..., T): training loss and accuracy, plus whatever
 ``metrics_fn(W)`` returns (the trial adds the exact conditional test error).  A
 non-finite loss is never hidden: the step at which it first occurs is returned.
 """
@@ -58,6 +58,7 @@ def train(
     frozen: jax.Array | None = None,
     metrics_fn: Callable[[jax.Array], dict[str, jax.Array]] | None = None,
     distill: tuple[jax.Array, jax.Array, Any] | None = None,
+    clock: tuple | None = None,
 ) -> tuple[jax.Array, dict[str, jax.Array], jax.Array]:
     """Minimise the logistic loss L(W) on the samples ``data`` of the task with signal
     ``mu``, from ``W0`` (2, m, d), by ``cfg.steps`` full-batch updates.  With ``mu = None``
@@ -69,6 +70,7 @@ def train(
       distill: optional ``(f_teacher (n,), lam_i (n,), tau)``: train on
         ``nn.model.distill_loss`` instead of the logistic loss (the logged ``loss`` stays the
         logistic label loss).
+      clock: optional traced ``(T, log_every)`` (``gd_loop``); default ``cfg``'s.
 
     Returns:
       (W_T, curves, diverged_at): the final filters, a dict of arrays with leading axis
@@ -80,19 +82,33 @@ def train(
         grad_fn = jax.value_and_grad(lambda W: logistic_loss(W, data.xi, data.y_signal, data.y, mu, act))
     else:
         grad_fn = jax.value_and_grad(lambda W: distill_loss(W, data.xi, data.y_signal, data.y, mu, act, *distill))
-    return gd_loop(grad_fn, W0, opt, cfg, lambda W: _metrics(W, data, mu, act, metrics_fn), keep)
+    return gd_loop(grad_fn, W0, opt, cfg, lambda W: _metrics(W, data, mu, act, metrics_fn), keep, clock)
 
 
-def gd_loop(grad_fn: Callable, params0: jax.Array, opt, cfg: Train, metrics: Callable, keep: jax.Array | None = None):
-    """``cfg.steps`` updates ``params <- optax update of grad_fn(params)`` under ``lax.scan``
-    (one segment of ``cfg.log_every`` steps per logged step), shared by the dense filters
-    (``train``) and the gram coefficients (``gram``).
+def gd_loop(grad_fn: Callable, params0: jax.Array, opt, cfg: Train, metrics: Callable, keep: jax.Array | None = None,
+            clock: tuple | None = None):
+    """T updates ``params <- optax update of grad_fn(params)``, logging ``metrics(params)``
+    at the steps ``0, log_every, 2 log_every, ..., T`` (docs/design.md section 3); shared
+    by the dense filters (``train``) and the gram coefficients (``gram``).
 
     ``grad_fn(params) -> (loss, grad)``; ``keep`` (broadcastable to params) zeroes the
-    gradient and the update of frozen rows; ``metrics(params)`` is recorded at step 0 and
-    at every logged step.  Returns (params_T, curves, diverged_at): the first step whose
-    loss was not finite, or ``cfg.steps`` if only the final params are non-finite, else -1.
+    gradient and the update of frozen rows.  ``clock = (T, log_every)``, traced integers,
+    sets the step count and the logging period at run time (default: ``cfg.steps`` and
+    ``cfg.log_every``): the program is one loop over a log buffer of the static length
+    ``L = len(cfg.log_steps)``, whose j-th pass runs the steps up to ``min(j log_every, T)``
+    (``lax.fori_loop`` with a traced trip count) and records ``metrics``: one ``lax.scan``, so the
+    metrics are compiled once and a change of T or of log_every shares the compilation.
+    Logged entries past the last logged step of (T, log_every) repeat the final step;
+    ``protocol.outputs.trim_curves`` cuts them off.  Requires ``len(log_steps(T,
+    log_every)) <= L``.
+
+    Returns (params_T, curves, diverged_at): curves with leading axis L, and the first step
+    whose loss was not finite, or T if only the final params are non-finite, else -1.
     """
+    if clock is None:
+        clock = (cfg.steps, cfg.log_every)
+    T, every = (jnp.asarray(v, jnp.int32) for v in clock)
+    n_log = len(cfg.log_steps)
 
     def step(t, carry):
         P, opt_state, bad_at = carry
@@ -105,25 +121,14 @@ def gd_loop(grad_fn: Callable, params0: jax.Array, opt, cfg: Train, metrics: Cal
         bad_at = jnp.where((bad_at < 0) & ~jnp.isfinite(loss), t, bad_at)
         return optax.apply_updates(P, updates), opt_state, bad_at
 
-    def segment(n_steps):
-        def run(carry, t0):
-            carry = jax.lax.fori_loop(t0, t0 + n_steps, step, carry)
-            return carry, metrics(carry[0])
-
-        return run
+    def log_pass(carry, j):
+        t0 = jnp.minimum(jnp.maximum(j - 1, 0) * every, T)
+        carry = jax.lax.fori_loop(t0, jnp.minimum(j * every, T), step, carry)
+        return carry, metrics(carry[0])
 
     carry: Any = (params0, opt.init(params0), jnp.asarray(-1, jnp.int32))
-    parts = [jax.tree.map(lambda v: v[None], metrics(params0))]
-    n_full, rem = divmod(cfg.steps, cfg.log_every)
-    if n_full:
-        starts = jnp.arange(n_full, dtype=jnp.int32) * cfg.log_every
-        carry, logged = jax.lax.scan(segment(cfg.log_every), carry, starts)
-        parts.append(logged)
-    if rem:
-        carry, last = segment(rem)(carry, jnp.asarray(n_full * cfg.log_every, jnp.int32))
-        parts.append(jax.tree.map(lambda v: v[None], last))
-    curves = jax.tree.map(lambda *v: jnp.concatenate(v), *parts)
+    carry, curves = jax.lax.scan(log_pass, carry, jnp.arange(n_log, dtype=jnp.int32))
     P, _, bad_at = carry
     # A non-finite final P (e.g. overflow without a non-finite loss) also counts.
-    bad_at = jnp.where((bad_at < 0) & ~jnp.all(jnp.isfinite(P)), cfg.steps, bad_at)
+    bad_at = jnp.where((bad_at < 0) & ~jnp.all(jnp.isfinite(P)), T, bad_at)
     return P, curves, bad_at

@@ -9,12 +9,12 @@
 
 from .inherit import distill_mask, inheritance
 from .interface import Backend, Evaluation
-from .outputs import CURVE_METRICS, CURVES, SCALARS, assemble_outputs, theta_of
+from .outputs import CURVE_METRICS, CURVES, SCALARS, assemble_outputs, theta_of, trim_curves
 from .registry import backend_for, make_trial, make_trial_state, register
 from .transfer import run_trial, transfer_trial
 
 __all__ = [
     "Backend", "CURVES", "CURVE_METRICS", "Evaluation", "SCALARS", "assemble_outputs", "backend_for",
-    "distill_mask", "inheritance", "make_trial", "make_trial_state", "register", "run_trial", "theta_of",
+    "distill_mask", "inheritance", "make_trial", "make_trial_state", "register", "run_trial", "theta_of", "trim_curves",
     "transfer_trial",
 ]  # fmt: skip

@@ -25,7 +25,13 @@ from ..config import Experiment
 from ..nn.evaluate import curve_errors
 from ..nn.model import Activation
 
-__all__ = ["Backend", "Evaluation"]
+__all__ = ["Backend", "Evaluation", "clock_of"]
+
+
+def clock_of(th: dict[str, jax.Array], stage: str) -> tuple[jax.Array, jax.Array]:
+    """The traced (T, log_every) of a stage (``config.CLOCK_FIELDS``), the ``clock`` of
+    ``nn.train.gd_loop``."""
+    return th[f"{stage}.steps"], th[f"{stage}.log_every"]
 
 
 class Evaluation(NamedTuple):
@@ -58,8 +64,9 @@ class Backend:
 
     def train_stage(self, data: Any, stage: str, W0: jax.Array, act: Activation, th: dict[str, jax.Array],
                     frozen: jax.Array | None = None, distill: tuple | None = None) -> tuple[jax.Array, dict, jax.Array]:
-        """One GD stage from ``W0`` through ``nn.train.gd_loop``: (W_T, curves, diverged_at)
-        as ``nn.train.train`` returns them; ``frozen`` (2, m) bool, ``distill`` as there."""
+        """One GD stage from ``W0`` through ``nn.train.gd_loop`` with the stage's traced
+        ``clock_of(th, stage)``: (W_T, curves, diverged_at) as ``nn.train.train`` returns
+        them; ``frozen`` (2, m) bool, ``distill`` as there."""
         raise NotImplementedError
 
     def finish_curves(self, data: Any, stage: str, curves: dict, act: Activation, th: dict[str, jax.Array]) -> dict:

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..config import ConfigError, Experiment, from_dict, static_part
-from ..protocol import CURVES
+from ..config import ConfigError, Experiment, from_dict, group_static
+from ..protocol import CURVES, trim_curves
 from .cache import code_version
 from .io import atomic_write
 from .result import ResultsError
@@ -33,9 +33,7 @@ def plan_chunks(exp: Experiment, grid: dict[str, list], chunk_points: int):
         except ConfigError as e:
             raise ConfigError(f"grid point {vals}: {e}") from None
         points.append((idx, cfg))
-    groups: dict[Experiment, list] = {}
-    for idx, cfg in points:
-        groups.setdefault(static_part(cfg), []).append((idx, cfg))
+    groups = {static: [points[i] for i in idx] for static, idx in group_static(c for _, c in points).items()}
     chunks = []
     for static, pts in groups.items():
         for i in range(0, len(pts), chunk_points):
@@ -127,22 +125,25 @@ def load_sweep(out: str | os.PathLike) -> xr.Dataset:
 def assemble(exp, grid, seeds, key, chunks, results) -> xr.Dataset:
     names = list(grid)
     shape = tuple(len(grid[n]) for n in names)
-    # A sweep over steps gives curves of different lengths: pad the shorter with NaN (with
-    # a fixed log_every their logged steps are a prefix of the longest run's).
-    tail = {k: max((r[k].shape[2:] for r in results.values()), key=lambda s: s[-1] if s else 0)
-            for k in results[min(results)]}  # fmt: skip
-    arrays = {k: np.full(shape + (seeds,) + tail[k], np.nan if v.dtype.kind == "f" else 0, v.dtype)
-              for k, v in results[min(results)].items()}  # fmt: skip
-    point_cfg: dict[tuple, Experiment] = {}
+    # A sweep over steps gives curves of different lengths: each point's curves are cut to
+    # its own log_steps (protocol.outputs.trim_curves) and padded with NaN to the longest
+    # (with a fixed log_every their logged steps are a prefix of the longest run's).
+    point_cfg: dict[tuple, Experiment] = {idx: cfg for _, pts in chunks for idx, cfg in pts}
     longest = {"upstream": exp.upstream, "downstream": exp.downstream}
+    for cfg in point_cfg.values():
+        for st in longest:
+            if getattr(cfg, st).steps > longest[st].steps:
+                longest[st] = getattr(cfg, st)
+    n_log = {st: len(cfg_st.log_steps) for st, cfg_st in longest.items()}
+    first = results[min(results)]
+    tail = {k: (n_log["upstream" if k.startswith("curve_upstream") else "downstream"],) if k in CURVES
+            else v.shape[2:] for k, v in first.items()}  # fmt: skip
+    arrays = {k: np.full(shape + (seeds,) + tail[k], np.nan if v.dtype.kind == "f" else 0, v.dtype)
+              for k, v in first.items()}  # fmt: skip
     for c, (_, pts) in enumerate(chunks):
         for i, (idx, cfg) in enumerate(pts):
-            point_cfg[idx] = cfg
-            for st in longest:
-                if getattr(cfg, st).steps > longest[st].steps:
-                    longest[st] = getattr(cfg, st)
-            for k, v in results[c].items():
-                arrays[k][idx + (slice(None),) + tuple(slice(0, n) for n in v.shape[2:])] = v[i]
+            for k, v in trim_curves(cfg, {k: v[i] for k, v in results[c].items()}).items():
+                arrays[k][idx + (slice(None),) + tuple(slice(0, n) for n in v.shape[1:])] = v
     dims = names + ["seed"]
     data_vars: dict[str, Any] = {}
     for k, v in arrays.items():

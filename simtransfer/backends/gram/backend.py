@@ -12,7 +12,7 @@ from theory.exact import exact_errors
 from theory.linalg import mm
 
 from ...config import ConfigError
-from ...protocol.interface import Backend, Evaluation
+from ...protocol.interface import Backend, Evaluation, clock_of
 from ...protocol.registry import register
 from .basis import LINEAR_OPTIMIZERS, GramBasis, basis_layout, normal, one_hot_init, sample_basis
 from .evaluate import (
@@ -122,7 +122,8 @@ class GramBackend(Backend):
                     **coef_curves(C - W0, G, scale_z, noise, y)}  # fmt: skip
 
         return train_gram(W0, G_s, y_signal, y, data.mu[stage], th[f"{stage}.eta"], noise=noise,
-                          cfg=getattr(self.exp, stage), act=act, frozen=frozen, metrics_fn=metrics)  # fmt: skip
+                          cfg=getattr(self.exp, stage), act=act, frozen=frozen, metrics_fn=metrics,
+                          clock=clock_of(th, stage))  # fmt: skip
 
     def inheritable(self, data, W_up):
         return self._pad(W_up), data.basis.G[:, 0]  # <w, e_u> = C G[:, 0]

@@ -30,6 +30,7 @@ def train_gram(
     act: Activation,
     frozen: jax.Array | None = None,
     metrics_fn: Callable[[jax.Array], dict[str, jax.Array]] | None = None,
+    clock: tuple | None = None,
 ) -> tuple[jax.Array, dict[str, jax.Array], jax.Array]:
     """``simtransfer.train.train`` on basis coefficients: the same GD, the same outputs.
 
@@ -39,6 +40,7 @@ def train_gram(
         basis vectors ``noise`` (static slice of length n (P-1), ordered (i, p)).
       mu_frame: (3,) coordinates of the task signal mu on (e_u, e_S, e_T).
       frozen: optional (2, m) bool mask of filters that receive no update.
+      clock: optional traced ``(T, log_every)`` (``nn.train.gd_loop``).
 
     Returns:
       (C_T, curves, diverged_at) as ``train`` returns (W_T, curves, diverged_at).
@@ -96,5 +98,5 @@ def train_gram(
             out.update(metrics_fn(coef(D)))
         return out
 
-    D_T, curves, bad_at = gd_loop(grad_coef, jnp.zeros((2, m, 1 + N), C0.dtype), opt, cfg, metrics, keep)
+    D_T, curves, bad_at = gd_loop(grad_coef, jnp.zeros((2, m, 1 + N), C0.dtype), opt, cfg, metrics, keep, clock)
     return coef(D_T), curves, bad_at
