@@ -4,5 +4,6 @@
 * ``gram``: the same data, exactly, in the basis of the trial's vectors (cost independent of d);
 * ``digits``: scikit-learn's handwritten digits, dense filters.
 
-``protocol.registry`` imports every module here and picks one by (``task.data``, ``backend``).
+``config.registry`` imports every module here on first use (a new backend is one new module) and
+``protocol.registry`` picks one by (``task.data``, ``backend``).
 """

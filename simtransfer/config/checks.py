@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Iterator, Sequence
+
+from .registry import names
 
 __all__ = ["ConfigError", "parse_digit_pair", "digit_pool_size", "DIGIT_CUTS", "DIGIT_COUNTS"]
 
@@ -13,8 +15,31 @@ POLICIES = ("first", "random", "top_signal")
 MODES = ("inherit", "distill", "inherit+distill")
 PARTITIONS = ("none", "agree", "confident")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "lamb", "lion")
-BACKENDS = ("dense", "gram")
-DATA = ("synthetic", "digits")
+
+
+class Registered(Sequence[str]):
+    """The names of ``field`` (``backend`` or ``task.data``) that the registered backends
+    serve (``config.registry``), read at each use; a name not found searches the backends'
+    package again, so a backend module added since is seen."""
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+
+    def __contains__(self, v: object) -> bool:
+        return isinstance(v, str) and (v in names(self.field) or v in names(self.field, fresh=True))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(names(self.field))
+
+    def __len__(self) -> int:
+        return len(names(self.field))
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return names(self.field)[i]
+
+
+BACKENDS = Registered("backend")
+DATA = Registered("task.data")
 #: Cuts of the 8x8 digits into P patches (``simtransfer.config.digits``): P -> (patch rows, patch
 #: columns), non-overlapping, row-major; d = rows * columns.
 DIGIT_CUTS = {2: (4, 8), 4: (4, 4), 8: (2, 4), 16: (2, 2)}

@@ -10,7 +10,8 @@ basis coefficients).  ``stage`` is ``"upstream"`` or ``"downstream"``.
 
 To add a backend or a data source: write one module under ``simtransfer/backends/``
 with a subclass of :class:`Backend` decorated by ``@register(data, backend)``
-(``protocol.registry``), and add the name to ``config.checks.DATA`` / ``BACKENDS``.
+(``config.registry``).  Nothing else changes: the configuration accepts the new names
+and ``protocol.registry`` serves them, both finding the module on first use.
 """
 
 from __future__ import annotations
