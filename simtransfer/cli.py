@@ -83,7 +83,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .experiments.bench import bench_all
 
-    print(json.dumps(bench_all(_experiment(args), args.part, args.repeats), indent=1))
+    print(json.dumps(bench_all(_experiment(args), args.part, args.repeats, args.baseline), indent=1))
     return 0
 
 
@@ -135,6 +135,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--part", choices=("all", "trial", "gram", "latency"), default="all",
                    help="trial: the default dense trial (seeds/s, GFLOP/s); gram: gram vs dense over d; "
                         "latency: compile and first-call times in new processes")  # fmt: skip
+    b.add_argument("--baseline", metavar="DIR", default=None,
+                   help="latency: also measure the checkout in DIR (e.g. a git worktree of an older commit), "
+                        "alternately with this one, and report the ratios")  # fmt: skip
     b.set_defaults(func=_cmd_bench)
 
     c = sub.add_parser("cache", help="show or empty the cache (compiled programs, check results)")

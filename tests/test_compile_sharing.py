@@ -54,12 +54,12 @@ def _exact_length_trial(exp, seeds, key):
     computation before the clock was traced."""
     import jax
 
-    from simtransfer.protocol import make_trial, theta_of
+    from simtransfer.protocol import add_scores, make_trial, theta_of
     from simtransfer.runs.run import seed_keys
 
     one = jax.jit(make_trial(exp))
     outs = [one(k, theta_of(exp)) for k in seed_keys(key, seeds)]
-    return {k: np.stack([np.asarray(o[k]) for o in outs]) for k in outs[0]}
+    return add_scores(exp, {k: np.stack([np.asarray(o[k]) for o in outs]) for k in outs[0]})
 
 
 def test_traced_steps_match_the_exact_length_program(tiny):

@@ -374,3 +374,17 @@ def test_figure_quick(tmp_path):
     summ = fig.summary(ds)
     assert json.dumps(summ, default=float)
     assert set(summ["fooled"]) == {"logme", "spectral", "relatedness", "hscore", "zeroshot"}
+
+
+def test_scores_switch_leaves_the_rest_unchanged(tiny):
+    """``eval.scores = false`` drops the estimators from the compiled trial: the scores are
+    NaN and every other output is bit-for-bit what the trial with scores gives (the
+    estimators read the upstream model and consume no random numbers)."""
+    for backend in ("dense", "gram"):
+        exp = tiny.set(backend=backend)
+        with_s, without = run(exp, seeds=2, key=4), run(exp.set(**{"eval.scores": False}), seeds=2, key=4)
+        for k in SCORES:
+            assert np.all(np.isfinite(with_s.arrays[k])) and np.all(np.isnan(without.arrays[k])), k
+        for k, v in with_s.arrays.items():
+            if k not in SCORES:
+                np.testing.assert_array_equal(without.arrays[k], v, err_msg=f"{backend} {k}")

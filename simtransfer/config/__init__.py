@@ -3,7 +3,7 @@
 they describe (synthetic signal-plus-noise samples, the digits images).
 
 * ``checks``: ``ConfigError`` and the range checks; ``sections``: Task, Model, Train,
-  Transfer, Eval; ``experiment``: Experiment, dotted access, traced/static split, TOML;
+  Transfer, Eval; ``experiment``: Experiment, dotted access, TOML; ``traced``: the traced/static split;
   ``parse``: ``--set`` and ``--grid`` values; ``data``: synthetic sampling;
   ``digits``: scikit-learn's digits as patches.
 """
@@ -11,26 +11,28 @@ they describe (synthetic signal-plus-noise samples, the digits images).
 from .checks import DIGIT_COUNTS, DIGIT_CUTS, ConfigError, digit_pool_size, parse_digit_pair
 from .experiment import (
     ALIASES,
-    CLOCK_FIELDS,
-    GRAM_TRACED_FIELDS,
-    INT_TRACED_FIELDS,
     SECTIONS,
-    TRACED_FIELDS,
     Experiment,
     dump_toml,
     from_dict,
-    group_static,
     load_toml,
-    log_buffer,
     resolve_field,
-    split_traced,
-    static_part,
-    traced_fields,
-    traced_values,
     with_overrides,
 )
 from .parse import parse_grid, parse_overrides, parse_value
 from .sections import Eval, Model, Task, Train, Transfer
+from .traced import (
+    CLOCK_FIELDS,
+    GRAM_TRACED_FIELDS,
+    INT_TRACED_FIELDS,
+    TRACED_FIELDS,
+    group_static,
+    log_buffer,
+    split_traced,
+    static_part,
+    traced_fields,
+    traced_values,
+)
 
 __all__ = [
     "ALIASES", "CLOCK_FIELDS", "DIGIT_COUNTS", "DIGIT_CUTS", "GRAM_TRACED_FIELDS", "INT_TRACED_FIELDS", "SECTIONS",

@@ -208,6 +208,10 @@ class Eval:
     The exact conditional error (docs/theory.md section 2) integrates the fresh noise patch
     out through the 2m-dimensional Gaussian ``z ~ N(0, sigma_p^2 W (I - Pi) W^T)`` by
     Monte Carlo with ``mc_draws`` draws (``curve_draws`` for the training curves).
+
+    ``scores = false`` skips the transferability estimators (their outputs ``score_*`` are
+    NaN): they are about a fifth to a third of the trial's compilation and the theory check,
+    the calibrations and the falsifier do not use them.
     """
 
     n_test: int = 2000  # empirical target test points (shared by all models); 0 disables (static)
@@ -215,6 +219,7 @@ class Eval:
     mc_draws: int = 8192  # Gaussian draws for the final exact conditional error (static)
     curve_draws: int = 1024  # Gaussian draws for the logged test-error curves (static)
     test_chunk: int = 500  # empirical test points evaluated at once (memory, static)
+    scores: bool = True  # compute the transferability scores score_* (static)
 
     def __post_init__(self) -> None:
         _check_int("eval.n_test", self.n_test, lo=0)
@@ -222,3 +227,4 @@ class Eval:
         _check_int("eval.mc_draws", self.mc_draws, lo=16)
         _check_int("eval.curve_draws", self.curve_draws, lo=16)
         _check_int("eval.test_chunk", self.test_chunk, lo=1)
+        _check_bool("eval.scores", self.scores)

@@ -64,7 +64,7 @@ def scratch_experiment(d: int, n: int, norm_mu: float, sigma_p: float = 1.0) -> 
         upstream=Train(steps=s["upstream.steps"], eta=0.5, log_every=1),
         downstream=Train(steps=s["downstream.steps"], eta=s["downstream.eta"], log_every=s["downstream.steps"]),
         transfer=Transfer(alpha=s["transfer.alpha"]),
-        eval=Eval(n_test=s["eval.n_test"], mc_draws=s["eval.mc_draws"], curve_draws=16),
+        eval=Eval(n_test=s["eval.n_test"], mc_draws=s["eval.mc_draws"], curve_draws=16, scores=False),
         n_source=s["n_source"],
         n_target=n,
     )

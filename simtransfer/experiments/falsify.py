@@ -44,7 +44,7 @@ __all__ = ["falsify", "BASE", "QUICK_BASE", "QUICK_SPACE"]
 
 #: falsify's defaults under a space's [base] (the check's setting: gram backend, exact errors).
 BASE: dict[str, Any] = {
-    "backend": "gram", "eval.n_test": 0, "eval.mc_draws": 4096, "eval.curve_draws": 64,
+    "backend": "gram", "eval.n_test": 0, "eval.mc_draws": 4096, "eval.curve_draws": 64, "eval.scores": False,
     "upstream.steps": 300, "downstream.steps": 300, "upstream.log_every": 300, "downstream.log_every": 300,
 }  # fmt: skip
 #: ``quick``: small shapes and short training, applied over the space's base (seconds).

@@ -5,7 +5,8 @@
    the upstream model as a distillation teacher;
 3-4. transfer and scratch: both trained on the target task by one ``lax.map`` over the
    pair (one compiled body serves both, so alpha = 0 gives bit-for-bit equal models);
-5. evaluation: exact and empirical errors, transferability scores, output assembly.
+5. evaluation: exact and empirical errors, output assembly; the upstream model's features
+   for the transferability scores, which ``protocol.scores.add_scores`` computes after the trial.
 
 What depends on how data and filters are represented is asked of the backend
 (``protocol.interface.Backend``).
@@ -18,11 +19,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from ..nn.estimators import transfer_scores
 from ..nn.model import activation
 from .inherit import distill_mask, inheritance
 from .interface import Backend
 from .outputs import CURVES, SCALARS, assemble_outputs
+from .scores import PRIVATE
 
 __all__ = ["run_trial", "transfer_trial"]
 
@@ -59,18 +60,20 @@ def transfer_trial(bk: Backend, data: Any, th: dict[str, jax.Array]) -> tuple[di
     )  # fmt: skip
     Ws, c_dn, bad_dn = jax.lax.map(lambda a: down(*a), (W0s, frozen_s, lam_s))
     c_dn = bk.finish_curves(data, "downstream", c_dn, act, th)
-    # transferability scores: the upstream model's features on both training sets, before fine-tuning
-    feats = bk.features(data, W_up, act)
-    phi = scores = None
-    if feats is not None:
-        phi, y = feats
-        scores = transfer_scores(phi["target"], y["target"], phi["source"], y["source"])
+    # transferability scores: the upstream model's features on both training sets, before
+    # fine-tuning (NaN with eval.scores = false), are computed from them after the trial
+    # (``protocol.scores``): one small program per shape, not one per trial program
+    feats = bk.features(data, W_up, act) if exp.eval.scores else None
+    phi = None
 
     # 5. evaluation: exact conditional errors and empirical test errors
     tgt_models = jnp.stack([W_tr0, Ws[0], Ws[1]])  # zero-shot, transfer, scratch
     ev = bk.evaluate(data, W_up, tgt_models, act, th)
-    out = assemble_outputs(ev.exact_up, ev.emp_up, c_up, bad_up, mask, ev.exact_dn, ev.emp_dn, c_dn, bad_dn, scores)
+    out = assemble_outputs(ev.exact_up, ev.emp_up, c_up, bad_up, mask, ev.exact_dn, ev.emp_dn, c_dn, bad_dn)
     out.update(ev.extra)
+    if feats is not None:
+        phi, y = feats
+        out.update(zip(PRIVATE, (phi["target"], y["target"], phi["source"], y["source"])))
     # Every output, NaN where the data gives it no meaning (e.g. real images).
     nan = jnp.full((), jnp.nan)
     for name in SCALARS:

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 
 from ..config import Experiment, static_part
-from ..protocol import make_trial, theta_of, trim_curves
+from ..protocol import add_scores, make_trial, theta_of, trim_curves
 from ..version import __version__
 from .cache import code_version, enable_compilation_cache
 from .devices import batched_call, default_micro_batch, map_trials
@@ -104,7 +104,8 @@ def run(
     if batch is None:
         batch = seeds_per_call(static, seeds)
     fn = compiled_trial(static)
-    arrays = trim_curves(exp, batched_call(fn, seed_keys(key, seeds), theta_of(exp), batch=batch))
+    arrays = batched_call(fn, seed_keys(key, seeds), theta_of(exp), batch=batch)
+    arrays = trim_curves(exp, add_scores(exp, arrays))
     meta = {
         "version": package_version(),
         "code_version": code_version(),

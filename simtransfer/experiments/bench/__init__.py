@@ -22,8 +22,10 @@ from .trial import bench, matmul_gflops, trial_flops
 __all__ = ["bench", "bench_gram", "bench_latency", "bench_all", "matmul_gflops", "trial_flops", "main"]
 
 
-def bench_all(exp: Experiment | None = None, part: str = "all", repeats: int = 2) -> dict[str, Any]:
-    """The JSON object of ``python -m simtransfer bench``: ``trial`` and/or ``gram`` parts."""
+def bench_all(exp: Experiment | None = None, part: str = "all", repeats: int = 2,
+              baseline: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """The JSON object of ``python -m simtransfer bench``: ``trial``, ``gram`` and/or
+    ``latency`` parts (``baseline``: another checkout measured beside this one's latency)."""
     exp = Experiment() if exp is None else exp
     out: dict[str, Any] = {}
     if part in ("all", "trial"):
@@ -31,7 +33,7 @@ def bench_all(exp: Experiment | None = None, part: str = "all", repeats: int = 2
     if part in ("all", "gram"):
         out["gram"] = bench_gram(base=exp)
     if part in ("all", "latency"):
-        out["latency"] = bench_latency()
+        out["latency"] = bench_latency(baseline=baseline)
     return out
 
 

@@ -15,6 +15,12 @@ Each figure is measured in a fresh Python process (``python -c``), as a user mee
 The ratios asked of the latency goals (cold / steady, warm / cold) are computed from
 figures of the same bench run.  Whole-process times include Python and JAX start-up
 (``import_s`` gives that share alone).
+
+With ``baseline=DIR`` (``bench --part latency --baseline DIR``), another checkout of the
+package (e.g. ``git worktree add DIR <commit>``) is measured in the same run, each figure
+right after this checkout's (``PYTHONPATH=DIR``), and ``baseline`` holds its figures and
+``ratio`` this checkout's figure over the baseline's: a before/after comparison on a
+shared, noisy machine compares figures taken side by side.
 """
 
 from __future__ import annotations
@@ -57,22 +63,23 @@ print(json.dumps({"sweep_s": time.perf_counter() - t1, "process_s": time.perf_co
 """
 
 
-def _python(code: str, *args: str, cache: str | None) -> dict[str, Any]:
+def _python(code: str, *args: str, cache: str | None, src: str | None = None) -> dict[str, Any]:
     env = dict(os.environ)
     env["SIMTRANSFER_CACHE_DIR"] = "none" if cache is None else cache
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    if src is not None:  # another checkout first on the path (before the installed package)
+        env["PYTHONPATH"] = os.pathsep.join([src] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     p = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=False)
     if p.returncode:
         raise RuntimeError(f"bench latency: subprocess failed:\n{p.stderr[-2000:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def bench_latency(shape_sweep: bool = True) -> dict[str, Any]:
-    """The latency figures above, as one dict (seconds, rounded to ms)."""
-    cold = _python(_RUN, cache=None)
+def _figures(src: str | None) -> dict[str, Any]:
+    cold = _python(_RUN, cache=None, src=src)
     with tempfile.TemporaryDirectory(prefix="simtransfer-bench-cache-") as tmp:
-        _python(_RUN, cache=tmp)  # fills the cache
-        warm = _python(_RUN, cache=tmp)
+        _python(_RUN, cache=tmp, src=src)  # fills the cache
+        warm = _python(_RUN, cache=tmp, src=src)
     out: dict[str, Any] = {
         "cold_first_call_s": cold["first_call_s"],
         "warm_first_call_s": warm["first_call_s"],
@@ -83,8 +90,31 @@ def bench_latency(shape_sweep: bool = True) -> dict[str, Any]:
     }
     out["cold_over_steady"] = out["cold_first_call_s"] / out["steady_s"]
     out["warm_over_cold"] = out["warm_first_call_s"] / out["cold_first_call_s"]
+    return out
+
+
+def bench_latency(shape_sweep: bool = True, baseline: str | None = None) -> dict[str, Any]:
+    """The latency figures above, as one dict (seconds, rounded to ms); with ``baseline``
+    (a checkout's root directory) the same figures of that checkout, measured alternately
+    with these, and the ratios of each figure (this / baseline)."""
+    if baseline is not None and not os.path.isdir(os.path.join(baseline, "simtransfer")):
+        raise ValueError(f"--baseline: {baseline} is not a checkout of simtransfer (no simtransfer/ folder)")
+    rnd = lambda d: {k: round(v, 3) if isinstance(v, float) else v for k, v in d.items()}  # noqa: E731
+    parts = ["cold", "sweep"] if shape_sweep else ["cold"]
+    out: dict[str, Any] = {}
+    base: dict[str, Any] = {}
+    for part in parts:  # this checkout's figures, then the baseline's, part by part
+        out.update(_figures(None) if part == "cold" else _sweeps(None))
+        if baseline is not None:
+            base.update(_figures(baseline) if part == "cold" else _sweeps(baseline))
     if shape_sweep:
-        for backend in ("dense", "gram"):
-            out[f"shape_sweep_{backend}_s"] = _python(_SWEEP, json.dumps(SHAPE_SWEEP), backend, cache=None)["sweep_s"]
         out["shape_sweep"] = f"{json.dumps(SHAPE_SWEEP)}, 32 seeds, cache off"
-    return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
+    if baseline is not None:
+        out["baseline"] = dict(rnd(base), source=os.path.abspath(baseline))
+        out["ratio"] = {k: round(out[k] / base[k], 3) for k in base if isinstance(base[k], float) and base[k]}
+    return rnd(out)
+
+
+def _sweeps(src: str | None) -> dict[str, float]:
+    return {f"shape_sweep_{b}_s": _python(_SWEEP, json.dumps(SHAPE_SWEEP), b, cache=None, src=src)["sweep_s"]
+            for b in ("dense", "gram")}  # fmt: skip

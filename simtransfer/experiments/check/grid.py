@@ -27,6 +27,7 @@ BASE: dict[str, Any] = {
     "eval.n_test": 0,
     "eval.mc_draws": 4096,
     "eval.curve_draws": 64,
+    "eval.scores": False,  # the transferability scores are not used: not compiled
     "upstream.steps": 300,
     "downstream.steps": 300,
     "upstream.log_every": 300,  # only the final coefficients (gamma) are used: log the ends only
