@@ -23,7 +23,7 @@ MODULE = f'''
     """A backend for a test: the dense backend, registered under new names."""
 
     from simtransfer.backends.dense import DenseBackend
-    from simtransfer.config.registry import register
+    from simtransfer.backends.base import register
 
 
     @register("synthetic_copy", "{NAME}")

@@ -1,4 +1,5 @@
-"""Backends of the transfer protocol (``simtransfer.protocol.interface.Backend``), one module each:
+"""Backends of the transfer protocol (``simtransfer.backends.base.Backend``, the
+interface the protocol calls down into), one module each:
 
 * ``dense``: synthetic signal-plus-noise data, filters as (2, m, d) arrays;
 * ``gram``: the same data, exactly, in the basis of the trial's vectors (cost independent of d);

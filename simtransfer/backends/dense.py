@@ -21,8 +21,7 @@ from ..nn.estimators import features
 from ..nn.evaluate import empirical_error_dense, exact_error_dense, noise_cov_dense
 from ..nn.model import cnn_structured, init_filters
 from ..nn.train import train
-from ..protocol.interface import Backend, Evaluation, clock_of
-from ..protocol.registry import register
+from .base import Backend, Evaluation, clock_of, register
 
 __all__ = ["DenseData", "DenseBackend"]
 

@@ -21,9 +21,7 @@ from ..config.data import Batch
 from ..config.digits import Pools, cut, flat_draw, load, split
 from ..nn.model import cnn_batch
 from ..nn.train import train
-from ..protocol.interface import Evaluation, clock_of
-from ..protocol.outputs import CURVE_METRICS
-from ..protocol.registry import register
+from .base import CURVE_METRICS, Evaluation, clock_of, register
 from .dense import DenseBackend
 
 __all__ = ["DigitsData", "DigitsBackend"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from ..backends.base import CURVE_METRICS
 from ..config import INT_TRACED_FIELDS, Experiment, traced_values
-from ..nn.coefficients import COEF_CURVES
 from ..nn.estimators import SCORES
 
 __all__ = ["SCALARS", "CURVE_METRICS", "CURVES", "theta_of", "trim_curves", "assemble_outputs"]
@@ -23,8 +23,7 @@ SCALARS = (
     "diverged_upstream", "diverged_transfer", "diverged_scratch",
     "k",
 ) + SCORES  # fmt: skip
-#: Per-seed curves, logged at the stage's ``log_steps``.
-CURVE_METRICS = ("loss", "acc", "err") + COEF_CURVES
+#: Per-seed curves, logged at the stage's ``log_steps`` (``backends.base.CURVE_METRICS``).
 CURVES = tuple(f"curve_{stage}_{q}" for stage in ("upstream", "transfer", "scratch") for q in CURVE_METRICS)
 
 

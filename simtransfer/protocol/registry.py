@@ -12,9 +12,9 @@ from typing import Any, Callable
 
 import jax
 
+from ..backends.base import Backend
 from ..config import Experiment
 from ..config.registry import register, registered
-from .interface import Backend
 from .transfer import run_trial
 
 __all__ = ["register", "backend_class", "backend_for", "make_trial", "make_trial_state"]

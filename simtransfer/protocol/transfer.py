@@ -9,7 +9,7 @@
    for the transferability scores, which ``protocol.scores.add_scores`` computes after the trial.
 
 What depends on how data and filters are represented is asked of the backend
-(``protocol.interface.Backend``).
+(``backends.base.Backend``), which the protocol calls down into.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from ..backends.base import Backend
 from ..nn.model import activation
 from .inherit import distill_mask, inheritance
-from .interface import Backend
 from .outputs import CURVES, SCALARS, assemble_outputs
 from .scores import PRIVATE
 

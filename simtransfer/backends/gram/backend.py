@@ -1,4 +1,4 @@
-"""The gram backend's implementation of the protocol interface (``protocol.interface``):
+"""The gram backend's implementation of the protocol interface (``backends.base``):
 the seed's basis and what each step of the protocol needs from it."""
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from theory.exact import exact_errors
 from theory.linalg import mm
 
 from ...config import ConfigError
-from ...protocol.interface import Backend, Evaluation, clock_of
-from ...protocol.registry import register
+from ..base import Backend, Evaluation, clock_of, register
 from .basis import LINEAR_OPTIMIZERS, GramBasis, basis_layout, normal, one_hot_init, sample_basis
 from .evaluate import (
     coef_curves,

@@ -1,5 +1,6 @@
 """The backend interface: what the transfer protocol (``protocol.transfer``) asks of a way of
-representing the data and the filters (docs/design.md sections 4-5).
+representing the data and the filters (docs/design.md sections 4-5).  The protocol stands
+above the backends and calls down into them through this interface.
 
 A backend is built once per static experiment (``Backend(exp)``, which may refuse a
 configuration with ``ConfigError``) and then serves every seed.  Its ``sample`` returns
@@ -9,8 +10,8 @@ Filters are whatever array the backend trains (dense: (2, m, d) weights; gram: (
 basis coefficients).  ``stage`` is ``"upstream"`` or ``"downstream"``.
 
 To add a backend or a data source: write one module under ``simtransfer/backends/``
-with a subclass of :class:`Backend` decorated by ``@register(data, backend)``
-(``config.registry``).  Nothing else changes: the configuration accepts the new names
+with a subclass of :class:`Backend` decorated by ``@register(data, backend)`` (imported
+from here; the table is ``config.registry``).  Nothing else changes: the configuration accepts the new names
 and ``protocol.registry`` serves them, both finding the module on first use.
 """
 
@@ -23,10 +24,15 @@ import jax
 from theory.exact import ExactError
 
 from ..config import Experiment
+from ..config.registry import register
+from ..nn.coefficients import COEF_CURVES
 from ..nn.evaluate import curve_errors
 from ..nn.model import Activation
 
-__all__ = ["Backend", "Evaluation", "clock_of"]
+__all__ = ["Backend", "Evaluation", "CURVE_METRICS", "clock_of", "register"]
+
+#: The curves logged per stage (``protocol.outputs.CURVES`` names them per model).
+CURVE_METRICS = ("loss", "acc", "err") + COEF_CURVES
 
 
 def clock_of(th: dict[str, jax.Array], stage: str) -> tuple[jax.Array, jax.Array]:
@@ -71,7 +77,7 @@ class Backend:
         raise NotImplementedError
 
     def finish_curves(self, data: Any, stage: str, curves: dict, act: Activation, th: dict[str, jax.Array]) -> dict:
-        """The logged curves in their final form (``protocol.outputs.CURVE_METRICS``);
+        """The logged curves in their final form (:data:`CURVE_METRICS`);
         downstream curves carry a leading axis of 2 (transfer, scratch).
 
         By default (the dense and gram backends): the exact test error at every logged step
