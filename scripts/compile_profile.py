@@ -21,9 +21,9 @@ simulator is untouched) stubs the component out:
   replaced by 0 steps (the logged metrics at the initial filters are kept, tiled);
 - ``no_log_cfg``: ``upstream.log_every = downstream.log_every = steps`` (the switch);
 - ``no_log``: that, and no per-step metrics (exact-error moments, gamma/rho) nor
-  exact-error curves (``finish_curves``): the curve outputs are zeros;
+  exact-error curves (``nn.evaluate.stage_curves``): the curve outputs are zeros;
 - ``no_test``: ``eval.n_test = 0`` (no empirical test set);
-- ``no_scores``: no transferability estimators (``Backend.features`` returns None);
+- ``no_scores``: no transferability estimators (the backend's ``features`` returns None);
 - ``bare``: ``no_log`` + ``no_test`` + ``no_scores``.
 
 And components alone, at the default trial's shapes (D = 2 m_up features, n_T, n_S):
@@ -98,10 +98,16 @@ def _profiling_backend(base, *, skip_gd=(), no_metrics=False, no_scores=False):
             with patched(stage):
                 return super().train_stage(data, stage, *a, **k)
 
-        def finish_curves(self, data, stage, curves, act, th):
+        def evaluate(self, data, W_up, models, curves, act, th):
             if not no_metrics:
-                return super().finish_curves(data, stage, curves, act, th)
-            return {q: curves[q] if q in curves else jnp.zeros_like(curves["loss"]) for q in CURVE_METRICS}
+                return super().evaluate(data, W_up, models, curves, act, th)
+            zeros = lambda c: {q: c[q] if q in c else jnp.zeros_like(c["loss"]) for q in CURVE_METRICS}  # noqa: E731
+            real_curves = mod.stage_curves
+            mod.stage_curves = lambda c_up, c_dn, *a: (zeros(c_up), zeros(c_dn))
+            try:
+                return super().evaluate(data, W_up, models, curves, act, th)
+            finally:
+                mod.stage_curves = real_curves
 
         def features(self, data, W_up, act):
             return None if no_scores else super().features(data, W_up, act)

@@ -26,7 +26,6 @@ from theory.exact import ExactError
 from ..config import Experiment
 from ..config.registry import register
 from ..nn.coefficients import COEF_CURVES
-from ..nn.evaluate import curve_errors
 from ..nn.model import Activation
 
 __all__ = ["Backend", "Evaluation", "CURVE_METRICS", "clock_of", "register"]
@@ -43,13 +42,20 @@ def clock_of(th: dict[str, jax.Array], stage: str) -> tuple[jax.Array, jax.Array
 
 class Evaluation(NamedTuple):
     """Step 5's results: exact errors (``ExactError``; upstream scalar, downstream (3,) for
-    zero-shot, transfer, scratch), empirical errors (same shapes), and outputs that the
-    backend computes its own way (e.g. ``emp_gain`` from error counts)."""
+    zero-shot, transfer, scratch), empirical errors (same shapes), the logged curves in
+    their final form (:data:`CURVE_METRICS`; downstream with a leading axis of 2: transfer,
+    scratch), the upstream model's estimator features (``({"target": phi_T, "source":
+    phi_S}, {"target": y_T, "source": y_S})``, phi (n, 2 m_up), ``nn.estimators``; None
+    with ``eval.scores = false`` or where the scores have no meaning, then they are NaN),
+    and outputs that the backend computes its own way (e.g. ``emp_gain`` from error counts)."""
 
     exact_up: ExactError
     emp_up: jax.Array
     exact_dn: ExactError
     emp_dn: jax.Array
+    curves_up: dict[str, jax.Array]
+    curves_dn: dict[str, jax.Array]
+    feats: tuple[dict, dict] | None
     extra: dict[str, jax.Array]
 
 
@@ -73,20 +79,9 @@ class Backend:
                     frozen: jax.Array | None = None, distill: tuple | None = None) -> tuple[jax.Array, dict, jax.Array]:
         """One GD stage from ``W0`` through ``nn.train.gd_loop`` with the stage's traced
         ``clock_of(th, stage)``: (W_T, curves, diverged_at) as ``nn.train.train`` returns
-        them; ``frozen`` (2, m) bool, ``distill`` as there."""
+        them (the curves as logged: ``evaluate`` puts them in their final form);
+        ``frozen`` (2, m) bool, ``distill`` as there."""
         raise NotImplementedError
-
-    def finish_curves(self, data: Any, stage: str, curves: dict, act: Activation, th: dict[str, jax.Array]) -> dict:
-        """The logged curves in their final form (:data:`CURVE_METRICS`);
-        downstream curves carry a leading axis of 2 (transfer, scratch).
-
-        By default (the dense and gram backends): the exact test error at every logged step
-        from the logged inputs (``nn.evaluate.curve_errors``, docs/theory.md section 2), with
-        the seed's common Gaussian draws ``data.mc["curve_up"]`` / ``data.mc["curve_dn"]``."""
-        p = th["task.label_flip"]
-        if stage == "upstream":
-            return curve_errors(curves, data.mc["curve_up"], act, p)
-        return jax.vmap(lambda c: curve_errors(c, data.mc["curve_dn"], act, p))(curves)
 
     def inheritable(self, data: Any, W_up: jax.Array) -> tuple[jax.Array, jax.Array]:
         """(trained upstream filters in the downstream's representation, unit direction of
@@ -97,16 +92,16 @@ class Backend:
         """(upstream outputs f_t (n_T,) on the target training inputs, their observed labels)."""
         raise NotImplementedError
 
-    def features(self, data: Any, W_up: jax.Array, act: Activation) -> tuple[dict, dict] | None:
-        """Estimator features of the upstream model: ({"target": phi_T, "source": phi_S},
-        {"target": y_T, "source": y_S}), phi (n, 2 m_up) (``nn.estimators``); None if the
-        scores have no meaning for this data (then they are NaN)."""
-        raise NotImplementedError
-
-    def evaluate(self, data: Any, W_up: jax.Array, models: jax.Array, act: Activation,
+    def evaluate(self, data: Any, W_up: jax.Array, models: jax.Array, curves: tuple[dict, dict], act: Activation,
                  th: dict[str, jax.Array]) -> Evaluation:
-        """Exact and empirical test errors of the upstream model (on the source task) and of
-        ``models`` (3, ...): zero-shot, transfer and scratch (on the target task)."""
+        """Everything measured of the trained models: exact and empirical test errors of the
+        upstream model (on the source task) and of ``models`` (3, ...), zero-shot, transfer
+        and scratch (on the target task); the logged ``curves`` (upstream, downstream pair)
+        in their final form; the upstream model's estimator features (``Evaluation``).
+
+        The dense and gram backends compute the exact test error at every logged step from
+        the logged inputs (``nn.evaluate.stage_curves``, docs/theory.md section 2), with the
+        seed's common Gaussian draws."""
         raise NotImplementedError
 
     def state(self, data: Any, common: dict[str, Any]) -> dict[str, Any]:

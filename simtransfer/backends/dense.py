@@ -13,12 +13,12 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from theory.exact import exact_errors
+from theory.exact import exact_error, exact_errors
 
 from ..config.data import Batch, Signals, make_frame, make_signals, sample
 from ..nn.coefficients import stage_projector
 from ..nn.estimators import features
-from ..nn.evaluate import empirical_error_dense, exact_error_dense, noise_cov_dense
+from ..nn.evaluate import empirical_error_dense, noise_cov_dense, stage_curves
 from ..nn.model import cnn_structured, init_filters
 from ..nn.train import train
 from .base import Backend, Evaluation, clock_of, register
@@ -59,16 +59,16 @@ class DenseBackend(Backend):
         key = jax.random.wrap_key_data(key_data)
         (k_frame, k_src, k_tgt, k_up, k_down, k_pol, k_src_test, k_tgt_test, k_mc) = jax.random.split(key, 9)
         sigma_p, p = th["task.sigma_p"], th["task.label_flip"]
+        mc = mc_slices(jax.random.normal(k_mc, (max(ev.mc_draws, ev.curve_draws), P - 1, 2 * max(m, m_up))), exp)
         frame = make_frame(k_frame, d, task.frame)
         sig = make_signals(frame, th["task.a"], th["task.b_S"], th["task.b_T"], th["task.s"])
         src = sample(k_src, exp.n_source, P, frame, sigma_p, p, fixed)
         tgt = sample(k_tgt, exp.n_target, P, frame, sigma_p, p, fixed)
-        mc = jax.random.normal(k_mc, (max(ev.mc_draws, ev.curve_draws), P - 1, 2 * max(m, m_up)))
         norms = jnp.stack([th["task.a"], th["task.b_S"], th["task.b_T"]])
         project = {"upstream": stage_projector(frame, norms, src.xi, src.y),
                    "downstream": stage_projector(frame, norms, tgt.xi, tgt.y)}  # fmt: skip
         keys = {"pol": k_pol, "src_test": k_src_test, "tgt_test": k_tgt_test, "up": k_up, "down": k_down}
-        return DenseData(keys, frame, sig, src, tgt, mc_slices(mc, exp), project)
+        return DenseData(keys, frame, sig, src, tgt, mc, project)
 
     def init_filters(self, data, th):
         m, m_up, d = self.exp.model.m, self.exp.model.m_upstream, self.exp.task.d
@@ -103,24 +103,28 @@ class DenseBackend(Backend):
         return cnn_structured(W_up, tgt.xi, tgt.y_signal, data.signals.mu_T, act), tgt.y
 
     def features(self, data, W_up, act):
+        """The upstream model's estimator features on both training sets (``Evaluation.feats``)."""
         sig, tgt, src = data.signals, data.target, data.source
         phi = {"target": features(W_up, tgt.xi, tgt.y_signal, sig.mu_T, act),
                "source": features(W_up, src.xi, src.y_signal, sig.mu_S, act)}  # fmt: skip
         return phi, {"target": tgt.y, "source": src.y}
 
-    def evaluate(self, data, W_up, models, act, th):
+    def evaluate(self, data, W_up, models, curves, act, th):
         ev, P = self.exp.eval, self.exp.task.P
         frame, sig, sigma_p, p = data.frame, data.signals, th["task.sigma_p"], th["task.label_flip"]
-        ex_up = exact_error_dense(W_up, sig.mu_S, frame, sigma_p, data.mc["final_up"], act, p)
-        covs = jax.vmap(lambda W: noise_cov_dense(W, frame, sigma_p))(models)
-        ex_dn = exact_errors(models @ sig.mu_T, covs, data.mc["final_dn"], act, p)
-        # (sampled through the filters' projections: nn.evaluate.empirical_error_dense; f does
-        # not depend on which patch holds the signal, so signal_position plays no part)
+        feats = self.features(data, W_up, act) if self.exp.eval.scores else None
+        # held-out errors, sampled through the filters' projections (nn.evaluate.empirical_error_dense;
+        # f does not depend on which patch holds the signal, so signal_position plays no part)
         emp_kw = dict(n_test=ev.n_test, chunk=ev.test_chunk, P=P, frame=frame, sigma_p=sigma_p, label_flip=p, act=act)
         emp_up = empirical_error_dense(data.keys["src_test"], W_up[None], mu=sig.mu_S,
                                        **dict(emp_kw, n_test=ev.n_test_source))[0]  # fmt: skip
         emp_dn = empirical_error_dense(data.keys["tgt_test"], models, mu=sig.mu_T, **emp_kw)
-        return Evaluation(ex_up, emp_up, ex_dn, emp_dn, {"emp_gain": emp_dn[2] - emp_dn[1]})
+        # exact errors (theory.exact): along the logged curves, of the upstream model, of the target models
+        c_up, c_dn = stage_curves(*curves, data.mc["curve_up"], data.mc["curve_dn"], act, p)
+        ex_up = exact_error(W_up @ sig.mu_S, noise_cov_dense(W_up, frame, sigma_p), data.mc["final_up"], act, p)
+        covs = jax.vmap(lambda W: noise_cov_dense(W, frame, sigma_p))(models)
+        ex_dn = exact_errors(models @ sig.mu_T, covs, data.mc["final_dn"], act, p)
+        return Evaluation(ex_up, emp_up, ex_dn, emp_dn, c_up, c_dn, feats, {"emp_gain": emp_dn[2] - emp_dn[1]})
 
     def state(self, data, common):
         c = common

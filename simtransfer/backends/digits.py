@@ -39,6 +39,13 @@ def _as_exact(err: jax.Array, n_test: int) -> ExactError:
     return ExactError(err, jnp.sqrt(err * (1 - err) / n_test))
 
 
+def _nan_curves(curves: dict[str, jax.Array], lead: tuple[int, ...]) -> dict[str, jax.Array]:
+    """The logged curves with every metric of ``CURVE_METRICS`` they lack as NaN (``lead``:
+    the leading model axes, () upstream, (2,) downstream)."""
+    nan = jnp.full(lead + curves["loss"].shape[len(lead):], jnp.nan)
+    return {q: curves.get(q, nan) for q in CURVE_METRICS}
+
+
 def _stage(images: jax.Array, idx_train, y_train, idx_test, P: int) -> tuple[Batch, jax.Array]:
     """Training batch (full inputs in ``xi``, no signal patch) and test inputs of a stage,
     both centred per pixel by the mean of the stage's training images."""
@@ -101,23 +108,13 @@ class DigitsBackend(DenseBackend):
         return train(W0, batch, None, th[f"{stage}.eta"], cfg=getattr(self.exp, stage), act=act, frozen=frozen,
                      metrics_fn=metrics, distill=distill, clock=clock_of(th, stage))  # fmt: skip
 
-    def finish_curves(self, data, stage, curves, act, th):
-        """The coefficient curves (gamma, rho: no meaning on real data) as NaN, added after
-        training rather than carried through its scan."""
-        lead = () if stage == "upstream" else (2,)
-        nan = jnp.full(lead + curves["loss"].shape[len(lead):], jnp.nan)
-        return {q: curves.get(q, nan) for q in CURVE_METRICS}
-
     def inheritable(self, data, W_up):
         return W_up, jnp.zeros((self.exp.task.d,))  # no signal direction: top_signal is refused by the config
 
     def teacher(self, data, W_up, act):
         return cnn_batch(W_up, data.target.xi, act), data.target.y
 
-    def features(self, data, W_up, act):
-        return None
-
-    def evaluate(self, data, W_up, models, act, th):
+    def evaluate(self, data, W_up, models, curves, act, th):
         # held-out errors: upstream on the source pool's rest, the rest on the target test set
         X, y = data.X_test, data.y_test
         n_up, n_dn = y["upstream"].shape[0], y["downstream"].shape[0]
@@ -128,7 +125,10 @@ class DigitsBackend(DenseBackend):
         # rounded errors can come out as +-1 ulp when XLA contracts it with the division into an
         # FMA, which would break "alpha = 0 gives gain = 0 exactly".
         gain = (miss[2] - miss[1]) / n_dn
-        return Evaluation(_as_exact(err_up, n_up), err_up, _as_exact(err_dn, n_dn), err_dn,
+        # the coefficient curves (gamma, rho: no meaning on real data) as NaN, added after
+        # training rather than carried through its scan; no estimator features (scores NaN)
+        c_up, c_dn = (_nan_curves(c, lead) for c, lead in zip(curves, ((), (2,))))
+        return Evaluation(_as_exact(err_up, n_up), err_up, _as_exact(err_dn, n_dn), err_dn, c_up, c_dn, None,
                           {"gain": gain, "emp_gain": gain})  # fmt: skip
 
     def state(self, data, common):

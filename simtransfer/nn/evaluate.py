@@ -8,7 +8,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from theory.exact import ExactError, exact_error, exact_errors, noise_cov, output_from_preacts
+from theory.exact import exact_errors, noise_cov, output_from_preacts
 from theory.linalg import half_errors, psd_cholesky
 
 from ..config.data import sample
@@ -16,22 +16,17 @@ from .model import Activation, cnn_structured
 
 __all__ = [
     "noise_cov_dense",
-    "exact_error_dense",
     "empirical_error",
     "empirical_error_dense",
     "projected_error_counts",
     "sign_and_uniform",
     "curve_errors",
+    "stage_curves",
 ]
 
 
 #: (2m, 2m) covariance ``sigma_p^2 W (I - Pi) W^T`` of the noise pre-activations.
 noise_cov_dense = noise_cov
-
-
-def exact_error_dense(W, mu, frame, sigma_p, draws, act, label_flip=0.0) -> ExactError:
-    """Exact conditional test error of dense filters ``W`` (2, m, d) on the task with signal ``mu``."""
-    return exact_error(W @ mu, noise_cov_dense(W, frame, sigma_p), draws, act, label_flip)
 
 
 def empirical_error(
@@ -162,3 +157,11 @@ def curve_errors(curves: dict[str, jax.Array], draws: jax.Array, act: Activation
     sig, cov = out.pop("_sig"), out.pop("_cov")
     out["err"] = exact_errors(sig, cov, draws, act, label_flip).err
     return out
+
+
+def stage_curves(c_up: dict, c_dn: dict, draws_up: jax.Array, draws_dn: jax.Array, act: Activation,
+                 label_flip) -> tuple[dict, dict]:
+    """``curve_errors`` of the upstream curves and of the downstream pair (leading axis 2:
+    transfer, scratch), each stage with its own common Gaussian draws (docs/theory.md section 2)."""
+    errs = lambda c, draws: curve_errors(c, draws, act, label_flip)  # noqa: E731
+    return errs(c_up, draws_up), jax.vmap(lambda c: errs(c, draws_dn))(c_dn)

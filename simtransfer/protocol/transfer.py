@@ -36,7 +36,6 @@ def transfer_trial(bk: Backend, data: Any, th: dict[str, jax.Array]) -> tuple[di
     # 1. upstream
     W_up0, W_fresh = bk.init_filters(data, th)
     W_up, c_up, bad_up = bk.train_stage(data, "upstream", W_up0, act, th)
-    c_up = bk.finish_curves(data, "upstream", c_up, act, th)
     # 2. inheritance; the scratch model starts from the same fresh filters
     W_src, u_dir = bk.inheritable(data, W_up)
     alpha = th["transfer.alpha"] if tr.inherits else jnp.zeros(())  # distill alone starts fresh
@@ -59,20 +58,19 @@ def transfer_trial(bk: Backend, data: Any, th: dict[str, jax.Array]) -> tuple[di
         distill=(f_teacher, lam_i, th["transfer.tau"]) if tr.distills else None,
     )  # fmt: skip
     Ws, c_dn, bad_dn = jax.lax.map(lambda a: down(*a), (W0s, frozen_s, lam_s))
-    c_dn = bk.finish_curves(data, "downstream", c_dn, act, th)
-    # transferability scores: the upstream model's features on both training sets, before
-    # fine-tuning (NaN with eval.scores = false), are computed from them after the trial
-    # (``protocol.scores``): one small program per shape, not one per trial program
-    feats = bk.features(data, W_up, act) if exp.eval.scores else None
-    phi = None
 
-    # 5. evaluation: exact conditional errors and empirical test errors
+    # 5. evaluation: exact conditional and empirical test errors, the exact-error curves, and
+    # the upstream model's features on both training sets, before fine-tuning (None with
+    # eval.scores = false): the transferability scores are computed from them after the
+    # trial (``protocol.scores``), one small program per shape, not one per trial program
     tgt_models = jnp.stack([W_tr0, Ws[0], Ws[1]])  # zero-shot, transfer, scratch
-    ev = bk.evaluate(data, W_up, tgt_models, act, th)
-    out = assemble_outputs(ev.exact_up, ev.emp_up, c_up, bad_up, mask, ev.exact_dn, ev.emp_dn, c_dn, bad_dn)
+    ev = bk.evaluate(data, W_up, tgt_models, (c_up, c_dn), act, th)
+    out = assemble_outputs(ev.exact_up, ev.emp_up, ev.curves_up, bad_up, mask, ev.exact_dn, ev.emp_dn, ev.curves_dn,
+                           bad_dn)  # fmt: skip
     out.update(ev.extra)
-    if feats is not None:
-        phi, y = feats
+    phi = None
+    if ev.feats is not None:
+        phi, y = ev.feats
         out.update(zip(PRIVATE, (phi["target"], y["target"], phi["source"], y["source"])))
     # Every output, NaN where the data gives it no meaning (e.g. real images).
     nan = jnp.full((), jnp.nan)

@@ -12,6 +12,7 @@ from theory.exact import exact_errors
 from theory.linalg import mm
 
 from ...config import ConfigError
+from ...nn.evaluate import stage_curves
 from ..base import Backend, Evaluation, clock_of, register
 from .basis import LINEAR_OPTIMIZERS, GramBasis, basis_layout, normal, one_hot_init, sample_basis
 from .evaluate import (
@@ -131,6 +132,7 @@ class GramBackend(Backend):
         raise ConfigError('transfer.mode: distillation needs backend = "dense"')
 
     def features(self, data, W_up, act):
+        """The upstream model's estimator features on both training sets (``Evaluation.feats``)."""
         G, b, lay, K_up = data.basis.G, data.basis, self.lay, self.lay["upstream"].stop
         Gmu_T, Gmu_S = data.Gmu["downstream"][:K_up], data.Gmu["upstream"][:K_up]
         phi = {
@@ -139,22 +141,26 @@ class GramBackend(Backend):
         }
         return phi, {"target": b.y_T, "source": b.y_S}
 
-    def evaluate(self, data, W_up, models, act, th):
+    def evaluate(self, data, W_up, models, curves, act, th):
         ev, P = self.exp.eval, self.exp.task.P
         Lp, sigma_p, p = data.basis.Lp, th["task.sigma_p"], th["task.label_flip"]
         _, Lp_up, Gmu_S_up, *_ = self._stage_basis(data, "upstream")
         Gmu_S, Gmu_T = data.Gmu["upstream"], data.Gmu["downstream"]
-        ex_up = exact_error_gram(W_up, Gmu_S_up, Lp_up, sigma_p, data.mc["final_up"], act, p)
-        covs = jax.vmap(lambda C: noise_cov_gram(C, Lp, sigma_p))(models)
-        ex_dn = exact_errors(mm(models, Gmu_T), covs, data.mc["final_dn"], act, p)
+        feats = self.features(data, W_up, act) if self.exp.eval.scores else None
         emp_kw = dict(Lp=Lp, chunk=ev.test_chunk, P=P, sigma_p=sigma_p, label_flip=p, act=act)
         emp_up = empirical_error_gram(data.keys["src_test"], self._pad(W_up)[None], Gmu_S, n_test=ev.n_test_source,
                                       **emp_kw)[0]  # fmt: skip
         emp_count = error_counts_gram(data.keys["tgt_test"], models, Gmu_T, n_test=ev.n_test, **emp_kw)
         emp_dn = emp_count / max(ev.n_test, 1)
+        # exact errors: along the logged curves, of the upstream model, of the target models
+        c_up, c_dn = stage_curves(*curves, data.mc["curve_up"], data.mc["curve_dn"], act, p)
+        ex_up = exact_error_gram(W_up, Gmu_S_up, Lp_up, sigma_p, data.mc["final_up"], act, p)
+        covs = jax.vmap(lambda C: noise_cov_gram(C, Lp, sigma_p))(models)
+        ex_dn = exact_errors(mm(models, Gmu_T), covs, data.mc["final_dn"], act, p)
         # From the counts: XLA:CPU contracts ``c_s / n - c_t / n`` into an FMA whose rounding
         # leaves ~1e-9 at alpha = 0 although the two errors are bit-for-bit equal.
-        return Evaluation(ex_up, emp_up, ex_dn, emp_dn, {"emp_gain": (emp_count[2] - emp_count[1]) / max(ev.n_test, 1)})
+        emp_gain = (emp_count[2] - emp_count[1]) / max(ev.n_test, 1)
+        return Evaluation(ex_up, emp_up, ex_dn, emp_dn, c_up, c_dn, feats, {"emp_gain": emp_gain})
 
     def state(self, data, common):
         """The basis (Gram, complement factor, labels; its blocks are ``basis_layout(exp)``),
