@@ -23,7 +23,7 @@ from simtransfer.backends.dense import DenseBackend, DenseData, mc_slices
 from simtransfer.backends.gram import GramBackend, GramBasis, basis_layout, chi2, normal, sample_gram
 from simtransfer.config.data import Batch, make_signals
 from simtransfer.nn.coefficients import COEF_CURVES, stage_projector
-from simtransfer.protocol import CURVES, SCALARS, make_trial, make_trial_state, theta_of, transfer_trial
+from simtransfer.protocol import CURVES, PRIVATE, SCALARS, make_trial, make_trial_state, theta_of, transfer_trial
 
 # -- 1. sampling ------------------------------------------------------------------------
 
@@ -150,8 +150,11 @@ def test_dimension_free_at_d_1e7(tiny):
     big = tiny.set(backend="gram", **{"task.d": 10**7})
     key, th = jax.random.key_data(jax.random.key(0)), theta_of(big)
     jaxpr, out = jax.make_jaxpr(make_trial(big), return_shape=True)(key, th)
-    assert set(out) == set(SCALARS) | set(CURVES)
+    # PRIVATE: the upstream features, scored after the trial (protocol.scores)
+    assert set(out) == set(SCALARS) | set(CURVES) | set(PRIVATE)
     for k, v in out.items():
+        if k in PRIVATE:
+            continue
         stage = "upstream" if "upstream" in k else "downstream"
         want = (len(getattr(big, stage).log_steps),) if k in CURVES else ()
         assert v.shape == want, (k, v.shape)
