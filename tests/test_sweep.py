@@ -47,7 +47,7 @@ def test_traced_sweep_compiles_once_per_shape_group(tiny):
     sc = ds.err_scratch.values
     np.testing.assert_array_equal(sc[:, 0], sc[:, 2])
     before = sw.TRACE_COUNT[0]
-    sweep(tiny, {"n_target": [10, 12], "task.a": [0.3, 0.9]}, seeds=2, quiet=True)
+    sweep(tiny, {"model.m": [3, 5], "task.a": [0.3, 0.9]}, seeds=2, quiet=True)
     assert sw.TRACE_COUNT[0] - before == 2  # two shapes, each compiled once
 
 

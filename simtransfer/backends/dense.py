@@ -47,6 +47,16 @@ def mc_slices(mc: jax.Array, exp) -> dict[str, jax.Array]:
             "curve_up": mc[: ev.curve_draws, :, : 2 * m_up], "curve_dn": mc[: ev.curve_draws, :, : 2 * m]}  # fmt: skip
 
 
+def _masked(batch: Batch, n) -> Batch:
+    """A training set drawn at its static (bucketed, ``config.sample_bucket``) size whose
+    first ``n`` (traced) samples are real: the mask 1 on them and 0 on the padding, so every
+    mean over the samples (loss, gradient, accuracy) is the mean over the n real ones.
+    Under the partitionable threefry PRNG (JAX's default) the first n samples of a draw of
+    any size are the samples of a draw of size n, so a padded trial is the unpadded one
+    up to float32 round-off."""
+    return batch._replace(mask=(jnp.arange(batch.y.shape[0]) < n).astype(batch.y.dtype))
+
+
 @register("synthetic", "dense")
 class DenseBackend(Backend):
     """Synthetic data, dense filters."""
@@ -62,11 +72,11 @@ class DenseBackend(Backend):
         mc = mc_slices(jax.random.normal(k_mc, (max(ev.mc_draws, ev.curve_draws), P - 1, 2 * max(m, m_up))), exp)
         frame = make_frame(k_frame, d, task.frame)
         sig = make_signals(frame, th["task.a"], th["task.b_S"], th["task.b_T"], th["task.s"])
-        src = sample(k_src, exp.n_source, P, frame, sigma_p, p, fixed)
-        tgt = sample(k_tgt, exp.n_target, P, frame, sigma_p, p, fixed)
+        src = _masked(sample(k_src, exp.n_source, P, frame, sigma_p, p, fixed), th["n_source"])
+        tgt = _masked(sample(k_tgt, exp.n_target, P, frame, sigma_p, p, fixed), th["n_target"])
         norms = jnp.stack([th["task.a"], th["task.b_S"], th["task.b_T"]])
-        project = {"upstream": stage_projector(frame, norms, src.xi, src.y),
-                   "downstream": stage_projector(frame, norms, tgt.xi, tgt.y)}  # fmt: skip
+        project = {"upstream": stage_projector(frame, norms, src.xi, src.y * src.mask),
+                   "downstream": stage_projector(frame, norms, tgt.xi, tgt.y * tgt.mask)}  # fmt: skip
         keys = {"pol": k_pol, "src_test": k_src_test, "tgt_test": k_tgt_test, "up": k_up, "down": k_down}
         return DenseData(keys, frame, sig, src, tgt, mc, project)
 

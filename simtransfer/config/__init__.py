@@ -25,9 +25,11 @@ from .traced import (
     CLOCK_FIELDS,
     GRAM_TRACED_FIELDS,
     INT_TRACED_FIELDS,
+    SAMPLE_FIELDS,
     TRACED_FIELDS,
     group_static,
     log_buffer,
+    sample_bucket,
     split_traced,
     static_part,
     traced_fields,
@@ -37,7 +39,7 @@ from .traced import (
 __all__ = [
     "ALIASES", "CLOCK_FIELDS", "DIGIT_COUNTS", "DIGIT_CUTS", "GRAM_TRACED_FIELDS", "INT_TRACED_FIELDS", "SECTIONS",
     "TRACED_FIELDS", "ConfigError", "Eval", "Experiment", "Model", "Task", "Train", "Transfer", "digit_pool_size",
-    "dump_toml", "from_dict", "group_static", "load_toml", "log_buffer",
+    "dump_toml", "from_dict", "group_static", "load_toml", "log_buffer", "sample_bucket", "SAMPLE_FIELDS",
     "parse_digit_pair", "parse_grid", "parse_overrides", "parse_value", "resolve_field", "split_traced",
     "static_part", "traced_fields", "traced_values", "with_overrides",
 ]  # fmt: skip

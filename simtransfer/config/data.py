@@ -37,6 +37,9 @@ class Batch(NamedTuple):
     y_signal: jax.Array  # (n,) clean label y: the signal patch is y_signal * mu
     y: jax.Array  # (n,) observed label (y_signal flipped with probability p)
     pos: jax.Array  # (n,) int, index of the signal patch among the P patches
+    # (n,) 1.0 on the real samples and 0.0 on the padding of a bucketed training set
+    # (``backends.dense``): the training means are over the real ones; None: no padding
+    mask: jax.Array | None = None
 
     def inputs(self, mu: jax.Array) -> jax.Array:
         """Full inputs ``X`` (n, P, d): patch ``pos`` is ``y_signal mu``, the others are ``xi``."""

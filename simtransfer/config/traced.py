@@ -9,8 +9,8 @@ from typing import Mapping
 from .experiment import Experiment, with_overrides
 
 __all__ = [
-    "TRACED_FIELDS", "GRAM_TRACED_FIELDS", "CLOCK_FIELDS", "INT_TRACED_FIELDS", "traced_fields", "traced_values",
-    "log_buffer", "static_part", "group_static", "split_traced",
+    "TRACED_FIELDS", "GRAM_TRACED_FIELDS", "CLOCK_FIELDS", "SAMPLE_FIELDS", "INT_TRACED_FIELDS", "traced_fields",
+    "traced_values", "log_buffer", "sample_bucket", "static_part", "group_static", "split_traced",
 ]  # fmt: skip
 
 #: Dotted fields that enter the compiled trial as traced scalars (no recompilation).
@@ -44,17 +44,24 @@ GRAM_TRACED_FIELDS: tuple[str, ...] = ("task.d",)
 #: (``nn.train.gd_loop``), so runs that differ only in these share a compilation.
 CLOCK_FIELDS: tuple[str, ...] = ("upstream.steps", "upstream.log_every", "downstream.steps", "downstream.log_every")
 
+#: The training-set sizes, traced by the dense backend on synthetic data: each training set
+#: is drawn at a bucketed size (:func:`sample_bucket`; the first n samples are those an
+#: unpadded draw gives) and the samples past n are masked out of every mean
+#: (``backends.dense``), so runs that differ in n_S or n_T share a compilation.
+SAMPLE_FIELDS: tuple[str, ...] = ("n_source", "n_target")
+
 #: Traced fields that enter the trial as int32 rather than float32.
-INT_TRACED_FIELDS: frozenset[str] = frozenset(GRAM_TRACED_FIELDS + CLOCK_FIELDS)
+INT_TRACED_FIELDS: frozenset[str] = frozenset(GRAM_TRACED_FIELDS + CLOCK_FIELDS + SAMPLE_FIELDS)
 
 
 def traced_fields(exp: Experiment) -> tuple[str, ...]:
     """The fields of ``exp`` that enter its compiled trial as scalars: :data:`TRACED_FIELDS`
-    and :data:`CLOCK_FIELDS`, plus :data:`GRAM_TRACED_FIELDS` for the gram backend on
-    synthetic data."""
-    if exp.backend == "gram" and exp.task.data == "synthetic":
-        return TRACED_FIELDS + CLOCK_FIELDS + GRAM_TRACED_FIELDS
-    return TRACED_FIELDS + CLOCK_FIELDS
+    and :data:`CLOCK_FIELDS`, plus on synthetic data :data:`GRAM_TRACED_FIELDS` (gram
+    backend) or :data:`SAMPLE_FIELDS` (dense backend)."""
+    out = TRACED_FIELDS + CLOCK_FIELDS
+    if exp.task.data == "synthetic":
+        out += {"gram": GRAM_TRACED_FIELDS, "dense": SAMPLE_FIELDS}.get(exp.backend, ())
+    return out
 
 
 def traced_values(exp: Experiment) -> dict[str, float]:
@@ -69,37 +76,56 @@ def log_buffer(n_logged: int) -> int:
     return 1 << max(n_logged - 1, 0).bit_length()
 
 
-def static_part(exp: Experiment, log_buffers: Mapping[str, int] | None = None) -> Experiment:
+def sample_bucket(n: int) -> int:
+    """The static size a training set of n samples is drawn at: n up to 8, else n rounded
+    up to a multiple of 2^(bit_length(n) - 3), four sizes per octave (10, 12, 14, 16, 20,
+    24, 28, 32, 40, ...): at most 25% of masked samples, and the defaults 20 and 80 exact."""
+    if n <= 8:
+        return n
+    step = 1 << (n.bit_length() - 3)
+    return -(-n // step) * step
+
+
+def _buckets(exp: Experiment) -> dict[str, int]:
+    """Each bucketed dimension of ``exp``: log buffer lengths per stage, sample buckets."""
+    out = {st: log_buffer(len(getattr(exp, st).log_steps)) for st in ("upstream", "downstream")}
+    out.update({f: sample_bucket(exp.get(f)) for f in SAMPLE_FIELDS if f in traced_fields(exp)})
+    return out
+
+
+def static_part(exp: Experiment, buckets: Mapping[str, int] | None = None) -> Experiment:
     """``exp`` with every traced field set to its default: the compilation cache key.
 
     ``transfer.alpha`` is set to 0 so that the (alpha-dependent) ``m_up`` check passes.
     The clock fields become a canonical stage with ``log_every = 1`` and ``steps = L - 1``,
-    whose ``log_steps`` has the log buffer's length L: ``log_buffers[stage]`` if given
-    (a sweep uses the longest of its group), else :func:`log_buffer` of the stage's own
-    ``len(log_steps)``.
+    whose ``log_steps`` has the log buffer's length L; traced sample counts become their
+    bucket.  ``buckets`` (``{"upstream": L, "downstream": L, "n_source": n, ...}``) sets
+    these sizes (a sweep uses the largest of its group); by default they are
+    :func:`log_buffer` of the stage's own ``len(log_steps)`` and :func:`sample_bucket`.
     """
     ref = Experiment()
-    vals = {name: ref.get(name) for name in traced_fields(exp) if name not in CLOCK_FIELDS}
+    size = _buckets(exp) if buckets is None else buckets
+    vals = {name: ref.get(name) for name in traced_fields(exp) if name not in CLOCK_FIELDS + SAMPLE_FIELDS}
     vals["transfer.alpha"] = 0.0
     for stage in ("upstream", "downstream"):
-        L = log_buffers[stage] if log_buffers else log_buffer(len(getattr(exp, stage).log_steps))
-        vals[f"{stage}.steps"], vals[f"{stage}.log_every"] = L - 1, 1
+        vals[f"{stage}.steps"], vals[f"{stage}.log_every"] = size[stage] - 1, 1
+    vals.update({f: size[f] for f in SAMPLE_FIELDS if f in traced_fields(exp)})
     return with_overrides(exp, vals)
 
 
 def group_static(cfgs) -> dict[Experiment, list[int]]:
     """Indices of ``cfgs`` grouped by compilation: configs whose static parts differ only in
-    their log buffers share one, with the longest buffer of the group (a sweep over T or
-    log_every compiles once).  Keys: the groups' static parts, in order of first appearance."""
-    one = {"upstream": 1, "downstream": 1}
-    by_key: dict[Experiment, list[int]] = {}
+    their buckets (log buffers, sample counts) share one, with the largest bucket of the
+    group (a sweep over T, log_every or, dense, n compiles once).  Keys: the groups'
+    static parts, in order of first appearance."""
     cfgs = list(cfgs)
+    by_key: dict[Experiment, list[int]] = {}
     for i, c in enumerate(cfgs):
-        by_key.setdefault(static_part(c, one), []).append(i)
+        by_key.setdefault(static_part(c, dict.fromkeys(_buckets(c), 1)), []).append(i)
     out: dict[Experiment, list[int]] = {}
     for idx in by_key.values():
-        bufs = {st: max(log_buffer(len(getattr(cfgs[i], st).log_steps)) for i in idx) for st in one}
-        out[static_part(cfgs[idx[0]], bufs)] = idx
+        sizes = [_buckets(cfgs[i]) for i in idx]
+        out[static_part(cfgs[idx[0]], {k: max(z[k] for z in sizes) for k in sizes[0]})] = idx
     return out
 
 

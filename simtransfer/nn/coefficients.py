@@ -33,7 +33,8 @@ def stage_projector(
 
     Args:
       frame: (3, d) unit directions of (u, v_S, v_T); norms: (3,) their norms (a, b_S, b_T).
-      xi: (n, P-1, d) the stage's training noise patches; y: (n,) observed labels.
+      xi: (n, P-1, d) the stage's training noise patches; y: (n,) observed labels (0 on
+        the padding of a bucketed set: those patches are left out of rho's summaries).
 
     Returns:
       ``f(W, W0) -> {gamma_u, gamma_S, gamma_T, rho_same, rho_other}``, scalars:
@@ -69,17 +70,19 @@ def coef_summaries(gamma: jax.Array, rho: jax.Array, y_patch: jax.Array) -> dict
     signals (u, v_S, v_T), ``rho`` (2, m, K) on the K patches of labels ``y_patch``.
 
     ``gamma_z = mean_r (gamma_{+1,r,z} - gamma_{-1,r,z}) / 2``; ``rho_same`` / ``rho_other``:
-    rho_{j,r,i} summed over the patches with y_i = j / y_i != j, divided by (their number x m).
+    rho_{j,r,i} summed over the patches with y_i = j / y_i != j, divided by (their number x m);
+    patches with y_i = 0 (the padding of a bucketed training set) count in neither.
     """
     m = rho.shape[1]
     g = 0.5 * (gamma[0] - gamma[1]).mean(0)  # (3,)
     w_same = jnp.stack([y_patch > 0, y_patch < 0])[:, None, :].astype(rho.dtype)  # (2, 1, K)
+    w_other = (y_patch != 0).astype(rho.dtype)[None, None, :] - w_same  # a label 0 marks a masked patch
     n_same = jnp.maximum(w_same.sum(), 1.0) * m
-    n_other = jnp.maximum((1 - w_same).sum(), 1.0) * m
+    n_other = jnp.maximum(w_other.sum(), 1.0) * m
     return {
         "gamma_u": g[0],
         "gamma_S": g[1],
         "gamma_T": g[2],
         "rho_same": (rho * w_same).sum() / n_same,
-        "rho_other": (rho * (1 - w_same)).sum() / n_other,
+        "rho_other": (rho * w_other).sum() / n_other,
     }

@@ -62,10 +62,18 @@ def cnn_structured(
     return output_from_preacts(jnp.concatenate([pre_sig, pre_noise], axis=1), act)
 
 
-def logistic_loss(W: jax.Array, xi: jax.Array, y_signal, y, mu, act: Activation) -> jax.Array:
+def sample_mean(v: jax.Array, mask: jax.Array | None = None) -> jax.Array:
+    """(1/n) sum_i v_i over the samples, or over those with ``mask_i = 1`` (the real samples
+    of a padded training set, ``config.data.Batch.mask``): sum_i mask_i v_i / sum_i mask_i,
+    which is the plain mean, bit for bit, when no sample is masked."""
+    return jnp.mean(v) if mask is None else jnp.sum(mask * v) / jnp.sum(mask)
+
+
+def logistic_loss(W: jax.Array, xi: jax.Array, y_signal, y, mu, act: Activation, mask=None) -> jax.Array:
     """L(W) = (1/n) sum_i log(1 + exp(-y_i f(W, x_i))) (docs/design.md section 3), x_i given
-    by its noise patches ``xi`` and signal patch ``y_signal_i mu``."""
-    return jnp.mean(jnp.logaddexp(0.0, -y * cnn_structured(W, xi, y_signal, mu, act)))
+    by its noise patches ``xi`` and signal patch ``y_signal_i mu`` (``mask``: see
+    ``sample_mean``)."""
+    return sample_mean(jnp.logaddexp(0.0, -y * cnn_structured(W, xi, y_signal, mu, act)), mask)
 
 
 def binary_kl(logit_t: jax.Array, logit_s: jax.Array) -> jax.Array:
@@ -77,7 +85,7 @@ def binary_kl(logit_t: jax.Array, logit_s: jax.Array) -> jax.Array:
     )
 
 
-def distill_loss(W, xi, y_signal, y, mu, act, f_teacher, lam_i, tau) -> jax.Array:
+def distill_loss(W, xi, y_signal, y, mu, act, f_teacher, lam_i, tau, mask=None) -> jax.Array:
     """Per-sample mix of the label loss and distillation (Hinton et al.; Roth et al. 2024):
 
     ``(1/n) sum_i [(1 - lam_i) log(1 + exp(-y_i f_i)) + lam_i tau^2 KL(sigma(f_t,i/tau) || sigma(f_i/tau))]``
@@ -87,7 +95,7 @@ def distill_loss(W, xi, y_signal, y, mu, act, f_teacher, lam_i, tau) -> jax.Arra
     f = cnn_structured(W, xi, y_signal, mu, act)
     label = jnp.logaddexp(0.0, -y * f)
     kl = binary_kl(f_teacher / tau, f / tau)
-    return jnp.mean((1 - lam_i) * label + lam_i * tau**2 * kl)
+    return sample_mean((1 - lam_i) * label + lam_i * tau**2 * kl, mask)
 
 
 def init_filters(key: jax.Array, m: int, d: int, sigma_0, dtype=jnp.float32) -> jax.Array:

@@ -16,7 +16,7 @@ import optax
 
 from ..config import Train
 from ..config.data import Batch
-from .model import Activation, cnn_structured, distill_loss, logistic_loss
+from .model import Activation, cnn_structured, distill_loss, logistic_loss, sample_mean
 
 __all__ = ["make_optimizer", "train", "gd_loop"]
 
@@ -39,8 +39,8 @@ def make_optimizer(name: str, eta) -> optax.GradientTransformation:
 def _metrics(W, data: Batch, mu, act, metrics_fn) -> dict[str, jax.Array]:
     f = cnn_structured(W, data.xi, data.y_signal, mu, act)
     out = {
-        "loss": jnp.mean(jnp.logaddexp(0.0, -data.y * f)),
-        "acc": jnp.mean(data.y * f > 0),
+        "loss": sample_mean(jnp.logaddexp(0.0, -data.y * f), data.mask),
+        "acc": sample_mean(data.y * f > 0, data.mask),
     }
     if metrics_fn is not None:
         out.update(metrics_fn(W))
@@ -61,7 +61,8 @@ def train(
     clock: tuple | None = None,
 ) -> tuple[jax.Array, dict[str, jax.Array], jax.Array]:
     """Minimise the logistic loss L(W) on the samples ``data`` of the task with signal
-    ``mu``, from ``W0`` (2, m, d), by ``cfg.steps`` full-batch updates.  With ``mu = None``
+    ``mu``, from ``W0`` (2, m, d), by ``cfg.steps`` full-batch updates (every mean over the
+    samples restricted to ``data.mask`` when given: a padded training set).  With ``mu = None``
     ``data.xi`` (n, P, d) holds the full inputs (real images: ``simtransfer.config.digits``).
 
     Args:
@@ -79,9 +80,11 @@ def train(
     opt = make_optimizer(cfg.optimizer, eta)
     keep = None if frozen is None else (~frozen)[..., None].astype(W0.dtype)
     if distill is None:
-        grad_fn = jax.value_and_grad(lambda W: logistic_loss(W, data.xi, data.y_signal, data.y, mu, act))
+        grad_fn = jax.value_and_grad(lambda W: logistic_loss(W, data.xi, data.y_signal, data.y, mu, act, data.mask))
     else:
-        grad_fn = jax.value_and_grad(lambda W: distill_loss(W, data.xi, data.y_signal, data.y, mu, act, *distill))
+        grad_fn = jax.value_and_grad(
+            lambda W: distill_loss(W, data.xi, data.y_signal, data.y, mu, act, *distill, mask=data.mask)
+        )
     return gd_loop(grad_fn, W0, opt, cfg, lambda W: _metrics(W, data, mu, act, metrics_fn), keep, clock)
 
 

@@ -47,7 +47,7 @@ t_import = time.perf_counter() - t0
 exp = Experiment()
 t1 = time.perf_counter(); run(exp, seeds=8, key=0); first = time.perf_counter() - t1
 t2 = time.perf_counter(); run(exp.set(**{"transfer.alpha": 0.3}), seeds=8, key=0); steady = time.perf_counter() - t2
-print(json.dumps({"import_s": t_import, "first_call_s": first, "steady_s": steady,
+print(json.dumps({"source": simtransfer.__file__, "import_s": t_import, "first_call_s": first, "steady_s": steady,
                   "process_s": time.perf_counter() - t0}))
 """
 
@@ -69,7 +69,10 @@ def _python(code: str, *args: str, cache: str | None, src: str | None = None) ->
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
     if src is not None:  # another checkout first on the path (before the installed package)
         env["PYTHONPATH"] = os.pathsep.join([src] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    p = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=False)
+    # from a neutral directory: ``python -c`` puts the working directory first on the path
+    cwd = tempfile.gettempdir()
+    p = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=False,
+                       cwd=cwd)  # fmt: skip
     if p.returncode:
         raise RuntimeError(f"bench latency: subprocess failed:\n{p.stderr[-2000:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -77,6 +80,8 @@ def _python(code: str, *args: str, cache: str | None, src: str | None = None) ->
 
 def _figures(src: str | None) -> dict[str, Any]:
     cold = _python(_RUN, cache=None, src=src)
+    if src is not None and not os.path.abspath(cold["source"]).startswith(os.path.abspath(src) + os.sep):
+        raise RuntimeError(f"bench latency: --baseline {src}: the subprocess imported {cold['source']} instead")
     with tempfile.TemporaryDirectory(prefix="simtransfer-bench-cache-") as tmp:
         _python(_RUN, cache=tmp, src=src)  # fills the cache
         warm = _python(_RUN, cache=tmp, src=src)
