@@ -18,12 +18,13 @@ simulator is untouched) stubs the component out:
 - ``full``: the default trial;  ``run_path``: what ``run(exp, seeds=8)`` compiles
   (``runs.run.compiled_trial``: per-device ``lax.map`` over 8 seeds, sharded);
 - ``no_up_gd`` / ``no_down_gd`` / ``no_gd``: the upstream / the transfer+scratch GD loop
-  replaced by 0 steps (the logged metrics at the initial filters are kept, tiled);
+  removed (``nn.train.gd_loop`` stubbed: the logged metrics at the initial filters, tiled);
 - ``no_log_cfg``: ``upstream.log_every = downstream.log_every = steps`` (the switch);
 - ``no_log``: that, and no per-step metrics (exact-error moments, gamma/rho) nor
   exact-error curves (``nn.evaluate.stage_curves``): the curve outputs are zeros;
 - ``no_test``: ``eval.n_test = 0`` (no empirical test set);
-- ``no_scores``: no transferability estimators (the backend's ``features`` returns None);
+- ``no_scores``: ``eval.scores = false`` (no upstream features; the scores themselves are
+  computed after the trial, ``protocol.scores``, so ``c_scores`` is their own program);
 - ``bare``: ``no_log`` + ``no_test`` + ``no_scores``.
 
 And components alone, at the default trial's shapes (D = 2 m_up features, n_T, n_S):
@@ -66,7 +67,7 @@ SHARES = {
 
 
 # ---------------------------------------------------------------- child: one variant
-def _profiling_backend(base, *, skip_gd=(), no_metrics=False, no_scores=False):
+def _profiling_backend(base, *, skip_gd=(), no_metrics=False):
     """A subclass of the backend class ``base`` with components stubbed out (profiling only)."""
     import jax.numpy as jnp
 
@@ -75,23 +76,36 @@ def _profiling_backend(base, *, skip_gd=(), no_metrics=False, no_scores=False):
     mod = sys.modules[base.__module__]
     train_name = "train" if hasattr(mod, "train") else "train_gram"
     real_train = getattr(mod, train_name)
+    import jax
+
+    import simtransfer.backends.gram.train as gram_train
+    import simtransfer.nn.train as nn_train
+
+    loops = (nn_train, gram_train)  # the modules that call the shared GD loop
+    real_loop = nn_train.gd_loop
+
+    def no_loop(grad_fn, params0, opt, cfg, metrics, keep=None, clock=None):
+        """No GD at all (the loop has a traced trip count, so 0 steps would still compile its
+        body): the logged metrics of the initial parameters, tiled to the log length."""
+        n_log = len(cfg.log_steps)
+        curves = jax.tree.map(lambda v: jnp.broadcast_to(v, (n_log,) + v.shape), metrics(params0))
+        return params0, curves, jnp.asarray(-1, jnp.int32)
 
     @contextlib.contextmanager
     def patched(stage):
         def fake(*a, cfg, metrics_fn=None, **k):
-            n_log = len(cfg.log_steps)
-            zero = type("Cfg", (), {"steps": 0, "log_every": 1, "optimizer": cfg.optimizer})()
-            W, curves, bad = real_train(*a, cfg=zero if stage in skip_gd else cfg,
-                                        metrics_fn=None if no_metrics else metrics_fn, **k)  # fmt: skip
-            if stage in skip_gd:  # one logged point (the initial filters), tiled to the log length
-                curves = {q: jnp.broadcast_to(v, (n_log,) + v.shape[1:]) for q, v in curves.items()}
-            return W, curves, bad
+            return real_train(*a, cfg=cfg, metrics_fn=None if no_metrics else metrics_fn, **k)
 
         setattr(mod, train_name, fake)
+        if stage in skip_gd:
+            for m in loops:
+                m.gd_loop = no_loop
         try:
             yield
         finally:
             setattr(mod, train_name, real_train)
+            for m in loops:
+                m.gd_loop = real_loop
 
     class Prof(base):
         def train_stage(self, data, stage, *a, **k):
@@ -108,9 +122,6 @@ def _profiling_backend(base, *, skip_gd=(), no_metrics=False, no_scores=False):
                 return super().evaluate(data, W_up, models, curves, act, th)
             finally:
                 mod.stage_curves = real_curves
-
-        def features(self, data, W_up, act):
-            return None if no_scores else super().features(data, W_up, act)
 
     return Prof
 
@@ -131,9 +142,11 @@ def _variant(name: str, backend: str):
         exp = exp.set(**{"upstream.log_every": exp.upstream.steps, "downstream.log_every": exp.downstream.steps})
     if name in ("no_test", "bare"):
         exp = exp.set(**{"eval.n_test": 0})
+    if name in ("no_scores", "bare"):  # the switch: no upstream features (scores are computed after the trial)
+        exp = exp.set(**{"eval.scores": False})
     key1 = seed_keys(0, 1)[0]
     theta = theta_of(exp)
-    if name == "full" or name in ("no_log_cfg", "no_test"):
+    if name == "full" or name in ("no_log_cfg", "no_test", "no_scores"):
         return make_trial(exp), (key1, theta)
     if name == "run_path":
         return compiled_trial(static_part(exp)), (seed_keys(0, 8), theta)
@@ -142,7 +155,6 @@ def _variant(name: str, backend: str):
             "skip_gd": {"no_up_gd": ("upstream",), "no_down_gd": ("downstream",),
                         "no_gd": ("upstream", "downstream")}.get(name, ()),  # fmt: skip
             "no_metrics": name in ("no_log", "bare"),
-            "no_scores": name in ("no_scores", "bare"),
         }
         bk = _profiling_backend(type(backend_for(exp)), **kw)(exp)
         return (lambda k, th: run_trial(bk, k, th)[0]), (key1, theta)
