@@ -9,6 +9,8 @@ Each figure is measured in a fresh Python process (``python -c``), as a user mee
   (a fresh temporary cache root, filled first);
 - ``steady_s``: the next call in that process with a traced change (another
   ``transfer.alpha``), which reuses the compiled program;
+- ``predict_ms``: ``theory.predict(exp)``, every hypothesis with its domain, the median of
+  20 calls with another alpha (``predict_first_ms``: the first call of the process);
 - ``shape_sweep_<backend>_s``: a sweep over shapes, n_T in 5 values x T_down in 3 values
   x 32 seeds, cache off, one per backend: every (n_T, T_down) is its own shape.
 
@@ -47,7 +49,14 @@ t_import = time.perf_counter() - t0
 exp = Experiment()
 t1 = time.perf_counter(); run(exp, seeds=8, key=0); first = time.perf_counter() - t1
 t2 = time.perf_counter(); run(exp.set(**{"transfer.alpha": 0.3}), seeds=8, key=0); steady = time.perf_counter() - t2
+import theory
+t3 = time.perf_counter(); theory.predict(exp); predict_first = time.perf_counter() - t3
+ts = []
+for i in range(20):
+    e = exp.set(**{"transfer.alpha": 0.05 * (i + 1)})
+    t4 = time.perf_counter(); theory.predict(e); ts.append(time.perf_counter() - t4)
 print(json.dumps({"source": simtransfer.__file__, "import_s": t_import, "first_call_s": first, "steady_s": steady,
+                  "predict_first_ms": 1e3 * predict_first, "predict_ms": 1e3 * sorted(ts)[len(ts) // 2],
                   "process_s": time.perf_counter() - t0}))
 """
 
@@ -90,6 +99,8 @@ def _figures(src: str | None) -> dict[str, Any]:
         "warm_first_call_s": warm["first_call_s"],
         "steady_s": cold["steady_s"],
         "import_s": cold["import_s"],
+        "predict_first_ms": cold["predict_first_ms"],
+        "predict_ms": cold["predict_ms"],
         "cold_process_s": cold["process_s"],
         "warm_process_s": warm["process_s"],
     }
