@@ -13,12 +13,12 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from theory.exact import exact_error, exact_errors
+from theory.exact import ExactError
 
 from ..config.data import Batch, Signals, make_frame, make_signals, sample
 from ..nn.coefficients import stage_projector
 from ..nn.estimators import features
-from ..nn.evaluate import empirical_error_dense, noise_cov_dense, stage_curves
+from ..nn.evaluate import empirical_error_dense, noise_cov_dense, paired_errors, stage_curves
 from ..nn.model import cnn_structured, init_filters
 from ..nn.train import train
 from .base import Backend, Evaluation, clock_of, register
@@ -131,9 +131,10 @@ class DenseBackend(Backend):
         emp_dn = empirical_error_dense(data.keys["tgt_test"], models, mu=sig.mu_T, **emp_kw)
         # exact errors (theory.exact): along the logged curves, of the upstream model, of the target models
         c_up, c_dn = stage_curves(*curves, data.mc["curve_up"], data.mc["curve_dn"], act, p)
-        ex_up = exact_error(W_up @ sig.mu_S, noise_cov_dense(W_up, frame, sigma_p), data.mc["final_up"], act, p)
         covs = jax.vmap(lambda W: noise_cov_dense(W, frame, sigma_p))(models)
-        ex_dn = exact_errors(models @ sig.mu_T, covs, data.mc["final_dn"], act, p)
+        ex_up, ex_dn = paired_errors((W_up @ sig.mu_S)[None], noise_cov_dense(W_up, frame, sigma_p)[None],
+                                     data.mc["final_up"], models @ sig.mu_T, covs, data.mc["final_dn"], act, p)
+        ex_up = ExactError(ex_up.err[0], ex_up.se[0])
         return Evaluation(ex_up, emp_up, ex_dn, emp_dn, c_up, c_dn, feats, {"emp_gain": emp_dn[2] - emp_dn[1]})
 
     def state(self, data, common):

@@ -8,7 +8,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from theory.exact import exact_errors, noise_cov, output_from_preacts
+from theory.exact import ExactError, exact_errors, noise_cov, output_from_preacts
 from theory.linalg import half_errors, psd_cholesky
 
 from ..config.data import sample
@@ -22,6 +22,7 @@ __all__ = [
     "sign_and_uniform",
     "curve_errors",
     "stage_curves",
+    "paired_errors",
 ]
 
 
@@ -159,9 +160,29 @@ def curve_errors(curves: dict[str, jax.Array], draws: jax.Array, act: Activation
     return out
 
 
+def paired_errors(sig_a, cov_a, draws_a, sig_b, cov_b, draws_b, act: Activation, label_flip) -> tuple:
+    """``exact_errors`` of two sets of weight settings, (sig (T_a, 2, m), cov) and (sig
+    (T_b, 2, m), cov), each on its draws: one call, so one compiled copy of the exact error,
+    when the draws have the same shape (m_up = m: the backends slice both from the seed's
+    one set of common Gaussian draws, so they are then the same numbers), else two."""
+    if draws_a.shape != draws_b.shape:
+        sets = ((sig_a, cov_a, draws_a), (sig_b, cov_b, draws_b))
+        return tuple(exact_errors(s, c, d, act, label_flip) for s, c, d in sets)
+    n = sig_a.shape[0]
+    e = exact_errors(jnp.concatenate([sig_a, sig_b]), jnp.concatenate([cov_a, cov_b]), draws_a, act, label_flip)
+    return ExactError(e.err[:n], e.se[:n]), ExactError(e.err[n:], e.se[n:])
+
+
 def stage_curves(c_up: dict, c_dn: dict, draws_up: jax.Array, draws_dn: jax.Array, act: Activation,
                  label_flip) -> tuple[dict, dict]:
     """``curve_errors`` of the upstream curves and of the downstream pair (leading axis 2:
-    transfer, scratch), each stage with its own common Gaussian draws (docs/theory.md section 2)."""
-    errs = lambda c, draws: curve_errors(c, draws, act, label_flip)  # noqa: E731
-    return errs(c_up, draws_up), jax.vmap(lambda c: errs(c, draws_dn))(c_dn)
+    transfer, scratch), each stage with its own common Gaussian draws (docs/theory.md
+    section 2), through ``paired_errors``: every logged step of both stages in one
+    ``exact_errors`` call when m_up = m."""
+    up, dn = dict(c_up), dict(c_dn)
+    s_up, v_up, s_dn, v_dn = up.pop("_sig"), up.pop("_cov"), dn.pop("_sig"), dn.pop("_cov")
+    lead = s_dn.shape[:2]  # (2, L_dn)
+    e_up, e_dn = paired_errors(s_up, v_up, draws_up, s_dn.reshape((-1,) + s_dn.shape[2:]),
+                               v_dn.reshape((-1,) + v_dn.shape[2:]), draws_dn, act, label_flip)  # fmt: skip
+    up["err"], dn["err"] = e_up.err, e_dn.err.reshape(lead)
+    return up, dn

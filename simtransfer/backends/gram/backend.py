@@ -8,18 +8,17 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from theory.exact import exact_errors
+from theory.exact import ExactError
 from theory.linalg import mm
 
 from ...config import ConfigError
-from ...nn.evaluate import stage_curves
+from ...nn.evaluate import paired_errors, stage_curves
 from ..base import Backend, Evaluation, clock_of, register
 from .basis import LINEAR_OPTIMIZERS, GramBasis, basis_layout, normal, one_hot_init, sample_basis
 from .evaluate import (
     coef_curves,
     empirical_error_gram,
     error_counts_gram,
-    exact_error_gram,
     features_gram,
     noise_cov_gram,
     stage_coords,
@@ -154,9 +153,10 @@ class GramBackend(Backend):
         emp_dn = emp_count / max(ev.n_test, 1)
         # exact errors: along the logged curves, of the upstream model, of the target models
         c_up, c_dn = stage_curves(*curves, data.mc["curve_up"], data.mc["curve_dn"], act, p)
-        ex_up = exact_error_gram(W_up, Gmu_S_up, Lp_up, sigma_p, data.mc["final_up"], act, p)
         covs = jax.vmap(lambda C: noise_cov_gram(C, Lp, sigma_p))(models)
-        ex_dn = exact_errors(mm(models, Gmu_T), covs, data.mc["final_dn"], act, p)
+        ex_up, ex_dn = paired_errors(mm(W_up, Gmu_S_up)[None], noise_cov_gram(W_up, Lp_up, sigma_p)[None],
+                                     data.mc["final_up"], mm(models, Gmu_T), covs, data.mc["final_dn"], act, p)
+        ex_up = ExactError(ex_up.err[0], ex_up.se[0])
         # From the counts: XLA:CPU contracts ``c_s / n - c_t / n`` into an FMA whose rounding
         # leaves ~1e-9 at alpha = 0 although the two errors are bit-for-bit equal.
         emp_gain = (emp_count[2] - emp_count[1]) / max(ev.n_test, 1)
