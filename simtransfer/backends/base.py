@@ -12,7 +12,9 @@ basis coefficients).  ``stage`` is ``"upstream"`` or ``"downstream"``.
 To add a backend or a data source: write one module under ``simtransfer/backends/``
 with a subclass of :class:`Backend` decorated by ``@register(data, backend)`` (imported
 from here; the table is ``config.registry``).  Nothing else changes: the configuration accepts the new names
-and ``protocol.registry`` serves them, both finding the module on first use.
+and ``protocol.registry`` serves them, both finding the module on first use.  A backend
+that takes more fields as traced scalars (so that changing them does not recompile)
+lists them in its class attribute ``TRACED``.
 """
 
 from __future__ import annotations
@@ -61,6 +63,11 @@ class Evaluation(NamedTuple):
 
 class Backend:
     """Interface of a backend; see the module docstring.  Subclasses implement every method."""
+
+    #: Fields this backend takes as traced scalars beyond ``config.TRACED_FIELDS`` and
+    #: ``config.CLOCK_FIELDS`` (``config.traced_fields`` reads it), e.g. the dense backend's
+    #: sample counts: ``config.SAMPLE_FIELDS``.
+    TRACED: tuple[str, ...] = ()
 
     def __init__(self, exp: Experiment) -> None:
         self.exp = exp

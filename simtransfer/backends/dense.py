@@ -15,6 +15,7 @@ import jax.numpy as jnp
 
 from theory.exact import ExactError
 
+from ..config import SAMPLE_FIELDS
 from ..config.data import Batch, Signals, make_frame, make_signals, sample
 from ..nn.coefficients import stage_projector
 from ..nn.estimators import features
@@ -60,6 +61,8 @@ def _masked(batch: Batch, n) -> Batch:
 @register("synthetic", "dense")
 class DenseBackend(Backend):
     """Synthetic data, dense filters."""
+
+    TRACED = SAMPLE_FIELDS  # training sets drawn at a bucketed size, padding masked (``_masked``)
 
     def sample(self, key_data, th) -> DenseData:
         exp = self.exp

@@ -71,6 +71,8 @@ class DigitsBackend(DenseBackend):
     """Real images, dense filters: the dense backend's training (``mu = None``: every patch
     of the input is in ``xi``) and teacher, with held-out errors instead of exact ones."""
 
+    TRACED = ()  # the sample counts stay shapes (image pools)
+
     def __init__(self, exp: Experiment) -> None:
         if exp.task.data != "digits":
             raise ValueError(f"task.data: the digits backend needs 'digits', got {exp.task.data!r}")

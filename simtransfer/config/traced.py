@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from .experiment import Experiment, with_overrides
+from .registry import registered
 
 __all__ = [
     "TRACED_FIELDS", "GRAM_TRACED_FIELDS", "CLOCK_FIELDS", "SAMPLE_FIELDS", "INT_TRACED_FIELDS", "traced_fields",
@@ -56,12 +57,9 @@ INT_TRACED_FIELDS: frozenset[str] = frozenset(GRAM_TRACED_FIELDS + CLOCK_FIELDS 
 
 def traced_fields(exp: Experiment) -> tuple[str, ...]:
     """The fields of ``exp`` that enter its compiled trial as scalars: :data:`TRACED_FIELDS`
-    and :data:`CLOCK_FIELDS`, plus on synthetic data :data:`GRAM_TRACED_FIELDS` (gram
-    backend) or :data:`SAMPLE_FIELDS` (dense backend)."""
-    out = TRACED_FIELDS + CLOCK_FIELDS
-    if exp.task.data == "synthetic":
-        out += {"gram": GRAM_TRACED_FIELDS, "dense": SAMPLE_FIELDS}.get(exp.backend, ())
-    return out
+    and :data:`CLOCK_FIELDS`, plus those its backend declares (``Backend.TRACED``: the gram
+    backend :data:`GRAM_TRACED_FIELDS`, the dense one on synthetic data :data:`SAMPLE_FIELDS`)."""
+    return TRACED_FIELDS + CLOCK_FIELDS + tuple(registered(exp.task.data, exp.backend).TRACED)
 
 
 def traced_values(exp: Experiment) -> dict[str, float]:

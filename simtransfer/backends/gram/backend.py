@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from theory.exact import ExactError
 from theory.linalg import mm
 
-from ...config import ConfigError
+from ...config import GRAM_TRACED_FIELDS, ConfigError
 from ...nn.evaluate import paired_errors, stage_curves
 from ..base import Backend, Evaluation, clock_of, register
 from .basis import LINEAR_OPTIMIZERS, GramBasis, basis_layout, normal, one_hot_init, sample_basis
@@ -43,6 +43,8 @@ class GramData(NamedTuple):
 class GramBackend(Backend):
     """Synthetic data, filters as coefficients on the seed's basis (``simtransfer.backends.gram``).
     Refuses (``ConfigError``) optimizers that are not linear in the gradient."""
+
+    TRACED = GRAM_TRACED_FIELDS  # d enters only as chi-square degrees of freedom (``basis``)
 
     def __init__(self, exp) -> None:
         super().__init__(exp)
