@@ -34,6 +34,8 @@ import sys
 import tempfile
 from typing import Any
 
+from ...config import ConfigError
+
 __all__ = ["bench_latency", "SHAPE_SWEEP"]
 
 #: The shape sweep: 5 x 3 = 15 shapes, 32 seeds each.
@@ -114,7 +116,7 @@ def bench_latency(shape_sweep: bool = True, baseline: str | None = None) -> dict
     (a checkout's root directory) the same figures of that checkout, measured alternately
     with these, and the ratios of each figure (this / baseline)."""
     if baseline is not None and not os.path.isdir(os.path.join(baseline, "simtransfer")):
-        raise ValueError(f"--baseline: {baseline} is not a checkout of simtransfer (no simtransfer/ folder)")
+        raise ConfigError(f"--baseline: {baseline} is not a checkout of simtransfer (no simtransfer/ folder)")
     rnd = lambda d: {k: round(v, 3) if isinstance(v, float) else v for k, v in d.items()}  # noqa: E731
     parts = ["cold", "sweep"] if shape_sweep else ["cold"]
     out: dict[str, Any] = {}
