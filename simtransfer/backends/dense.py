@@ -13,13 +13,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from theory.exact import ExactError
-
 from ..config import SAMPLE_FIELDS
 from ..config.data import Batch, Signals, make_frame, make_signals, sample
 from ..nn.coefficients import stage_projector
 from ..nn.estimators import features
-from ..nn.evaluate import empirical_error_dense, noise_cov_dense, paired_errors, stage_curves
+from ..nn.evaluate import empirical_error_dense, final_errors, noise_cov_dense, stage_curves
 from ..nn.model import cnn_structured, init_filters
 from ..nn.train import train
 from .base import Backend, Evaluation, clock_of, register
@@ -99,7 +97,7 @@ class DenseBackend(Backend):
         project, frame, sigma_p = data.project[stage], data.frame, th["task.sigma_p"]
 
         def metrics(W):
-            """Logged per step: what the exact test error needs (``nn.evaluate.curve_errors``
+            """Logged per step: what the exact test error needs (``nn.evaluate.stage_curves``
             computes it after training, for all logged steps at once), and gamma/rho of
             W - W0 (``nn.coefficients``)."""
             return {"_sig": W @ mu, "_cov": noise_cov_dense(W, frame, sigma_p), **project(W, W0)}
@@ -135,9 +133,8 @@ class DenseBackend(Backend):
         # exact errors (theory.exact): along the logged curves, of the upstream model, of the target models
         c_up, c_dn = stage_curves(*curves, data.mc["curve_up"], data.mc["curve_dn"], act, p)
         covs = jax.vmap(lambda W: noise_cov_dense(W, frame, sigma_p))(models)
-        ex_up, ex_dn = paired_errors((W_up @ sig.mu_S)[None], noise_cov_dense(W_up, frame, sigma_p)[None],
-                                     data.mc["final_up"], models @ sig.mu_T, covs, data.mc["final_dn"], act, p)
-        ex_up = ExactError(ex_up.err[0], ex_up.se[0])
+        ex_up, ex_dn = final_errors(W_up @ sig.mu_S, noise_cov_dense(W_up, frame, sigma_p), data.mc["final_up"],
+                                    models @ sig.mu_T, covs, data.mc["final_dn"], act, p)
         return Evaluation(ex_up, emp_up, ex_dn, emp_dn, c_up, c_dn, feats, {"emp_gain": emp_dn[2] - emp_dn[1]})
 
     def state(self, data, common):

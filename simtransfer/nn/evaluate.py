@@ -20,9 +20,9 @@ __all__ = [
     "empirical_error_dense",
     "projected_error_counts",
     "sign_and_uniform",
-    "curve_errors",
     "stage_curves",
     "paired_errors",
+    "final_errors",
 ]
 
 
@@ -148,18 +148,6 @@ def empirical_error_dense(key, Ws, n_test: int, chunk: int, P: int, mu, frame, s
     return counts / max(n_test, 1)
 
 
-def curve_errors(curves: dict[str, jax.Array], draws: jax.Array, act: Activation, label_flip) -> dict[str, jax.Array]:
-    """Replace the logged ``_sig`` (T, 2, m) and ``_cov`` (T, 2m, 2m) of a training curve
-    (signal pre-activations ``<w, mu>`` and noise covariance ``sigma_p^2 W (I - Pi) W^T``
-    at each logged step) by its exact test-error curve ``err`` (T,): one ``exact_errors``
-    (one matrix product for all logged steps) after training rather than one small
-    ``exact_error`` per logged step."""
-    out = dict(curves)
-    sig, cov = out.pop("_sig"), out.pop("_cov")
-    out["err"] = exact_errors(sig, cov, draws, act, label_flip).err
-    return out
-
-
 def paired_errors(sig_a, cov_a, draws_a, sig_b, cov_b, draws_b, act: Activation, label_flip) -> tuple:
     """``exact_errors`` of two sets of weight settings, (sig (T_a, 2, m), cov) and (sig
     (T_b, 2, m), cov), each on its draws: one call, so one compiled copy of the exact error,
@@ -173,12 +161,23 @@ def paired_errors(sig_a, cov_a, draws_a, sig_b, cov_b, draws_b, act: Activation,
     return ExactError(e.err[:n], e.se[:n]), ExactError(e.err[n:], e.se[n:])
 
 
+def final_errors(sig_up, cov_up, draws_up, sig_dn, cov_dn, draws_dn, act: Activation, label_flip) -> tuple:
+    """Exact errors (docs/theory.md section 2) of the upstream model, sig (2, m_up) and cov
+    on its draws, as scalars, and of the k target models, sig (k, 2, m) and cov (k, 2m, 2m),
+    as (k,): one ``paired_errors`` call."""
+    up, dn = paired_errors(sig_up[None], cov_up[None], draws_up, sig_dn, cov_dn, draws_dn, act, label_flip)
+    return ExactError(up.err[0], up.se[0]), dn
+
+
 def stage_curves(c_up: dict, c_dn: dict, draws_up: jax.Array, draws_dn: jax.Array, act: Activation,
                  label_flip) -> tuple[dict, dict]:
-    """``curve_errors`` of the upstream curves and of the downstream pair (leading axis 2:
-    transfer, scratch), each stage with its own common Gaussian draws (docs/theory.md
-    section 2), through ``paired_errors``: every logged step of both stages in one
-    ``exact_errors`` call when m_up = m."""
+    """The logged curves of the upstream model and of the downstream pair (leading axis 2:
+    transfer, scratch) with their logged ``_sig`` (T, 2, m) and ``_cov`` (T, 2m, 2m) (signal
+    pre-activations ``<w, mu>`` and noise covariance ``sigma_p^2 W (I - Pi) W^T`` at each
+    logged step) replaced by the exact test-error curve ``err`` (T,), each stage on its own
+    common Gaussian draws (docs/theory.md section 2): computed after training rather than
+    per logged step, through ``paired_errors`` (every logged step of both stages in one
+    ``exact_errors`` call when m_up = m)."""
     up, dn = dict(c_up), dict(c_dn)
     s_up, v_up, s_dn, v_dn = up.pop("_sig"), up.pop("_cov"), dn.pop("_sig"), dn.pop("_cov")
     lead = s_dn.shape[:2]  # (2, L_dn)

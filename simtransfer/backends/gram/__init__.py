@@ -46,10 +46,10 @@ an exact sample of the dense backend's, without a d-dimensional vector.
 
 from .backend import GramBackend, GramData
 from .basis import LINEAR_OPTIMIZERS, GramBasis, basis_layout, chi2, normal, sample_basis, sample_gram, wishart_factor
-from .evaluate import empirical_error_gram, exact_error_gram, features_gram
+from .evaluate import empirical_error_gram, features_gram
 from .train import train_gram
 
 __all__ = [
     "GramBackend", "GramData", "LINEAR_OPTIMIZERS", "GramBasis", "basis_layout", "chi2", "normal", "sample_basis",
-    "sample_gram", "wishart_factor", "empirical_error_gram", "exact_error_gram", "features_gram", "train_gram",
+    "sample_gram", "wishart_factor", "empirical_error_gram", "features_gram", "train_gram",
 ]  # fmt: skip

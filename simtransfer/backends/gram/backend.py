@@ -8,11 +8,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from theory.exact import ExactError
 from theory.linalg import mm
 
 from ...config import GRAM_TRACED_FIELDS, ConfigError
-from ...nn.evaluate import paired_errors, stage_curves
+from ...nn.evaluate import final_errors, stage_curves
 from ..base import Backend, Evaluation, clock_of, register
 from .basis import LINEAR_OPTIMIZERS, GramBasis, basis_layout, normal, one_hot_init, sample_basis
 from .evaluate import (
@@ -116,7 +115,7 @@ class GramBackend(Backend):
         G, scale_z, sigma_p = data.basis.G, data.scale_z, th["task.sigma_p"]
 
         def metrics(C):
-            """Logged per step: what the exact test error needs (``nn.evaluate.curve_errors``
+            """Logged per step: what the exact test error needs (``nn.evaluate.stage_curves``
             computes it after training, for all logged steps at once), and gamma/rho of the
             stage's update C - C0."""
             return {"_sig": mm(C, Gmu), "_cov": noise_cov_gram(C, Lp_s, sigma_p),
@@ -156,9 +155,8 @@ class GramBackend(Backend):
         # exact errors: along the logged curves, of the upstream model, of the target models
         c_up, c_dn = stage_curves(*curves, data.mc["curve_up"], data.mc["curve_dn"], act, p)
         covs = jax.vmap(lambda C: noise_cov_gram(C, Lp, sigma_p))(models)
-        ex_up, ex_dn = paired_errors(mm(W_up, Gmu_S_up)[None], noise_cov_gram(W_up, Lp_up, sigma_p)[None],
-                                     data.mc["final_up"], mm(models, Gmu_T), covs, data.mc["final_dn"], act, p)
-        ex_up = ExactError(ex_up.err[0], ex_up.se[0])
+        ex_up, ex_dn = final_errors(mm(W_up, Gmu_S_up), noise_cov_gram(W_up, Lp_up, sigma_p), data.mc["final_up"],
+                                    mm(models, Gmu_T), covs, data.mc["final_dn"], act, p)
         # From the counts: XLA:CPU contracts ``c_s / n - c_t / n`` into an FMA whose rounding
         # leaves ~1e-9 at alpha = 0 although the two errors are bit-for-bit equal.
         emp_gain = (emp_count[2] - emp_count[1]) / max(ev.n_test, 1)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from theory.exact import exact_error
 from theory.linalg import mm
 
 from ...nn.coefficients import coef_summaries
@@ -16,7 +15,7 @@ from ...nn.evaluate import projected_error_counts
 from ...nn.model import Activation
 from .basis import normal
 
-__all__ = ["noise_cov_gram", "exact_error_gram", "empirical_error_gram", "error_counts_gram", "stage_coords",
+__all__ = ["noise_cov_gram", "empirical_error_gram", "error_counts_gram", "stage_coords",
            "coef_curves", "features_gram"]  # fmt: skip
 
 
@@ -24,12 +23,6 @@ def noise_cov_gram(C: jax.Array, Lp: jax.Array, sigma_p) -> jax.Array:
     """(2m, 2m) ``sigma_p^2 W (I - Pi) W^T = sigma_p^2 (C L_p)(C L_p)^T``."""
     M = mm(C.reshape(-1, C.shape[-1]), Lp)  # (2m, R)
     return sigma_p**2 * mm(M, M.T)
-
-
-def exact_error_gram(C, Gmu, Lp, sigma_p, draws, act, label_flip=0.0):
-    """Exact conditional test error (docs/theory.md section 2) of coefficients ``C`` (2, m, K)
-    on the task whose signal has basis inner products ``Gmu = G[:, :3] mu_frame`` (K,)."""
-    return exact_error(mm(C, Gmu), noise_cov_gram(C, Lp, sigma_p), draws, act, label_flip)
 
 
 def empirical_error_gram(key, Cs, Gmu, Lp, n_test: int, chunk: int, P: int, sigma_p, label_flip, act) -> jax.Array:
