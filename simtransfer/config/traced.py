@@ -102,12 +102,13 @@ def static_part(exp: Experiment, buckets: Mapping[str, int] | None = None) -> Ex
     :func:`log_buffer` of the stage's own ``len(log_steps)`` and :func:`sample_bucket`.
     """
     ref = Experiment()
+    fields = traced_fields(exp)
     size = _buckets(exp) if buckets is None else buckets
-    vals = {name: ref.get(name) for name in traced_fields(exp) if name not in CLOCK_FIELDS + SAMPLE_FIELDS}
+    vals = {name: ref.get(name) for name in fields if name not in CLOCK_FIELDS + SAMPLE_FIELDS}
     vals["transfer.alpha"] = 0.0
     for stage in ("upstream", "downstream"):
         vals[f"{stage}.steps"], vals[f"{stage}.log_every"] = size[stage] - 1, 1
-    vals.update({f: size[f] for f in SAMPLE_FIELDS if f in traced_fields(exp)})
+    vals.update({f: size[f] for f in SAMPLE_FIELDS if f in fields})
     return with_overrides(exp, vals)
 
 

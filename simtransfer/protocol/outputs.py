@@ -29,28 +29,22 @@ CURVES = tuple(f"curve_{stage}_{q}" for stage in ("upstream", "transfer", "scrat
 
 def theta_of(exp: Experiment) -> dict[str, jax.Array]:
     """The traced scalars of ``exp`` as float32 arrays (``config.INT_TRACED_FIELDS``: the
-    step counts, logging periods and, for the gram backend, ``task.d``, as int32)."""
+    step counts, logging periods, the gram backend's ``task.d`` and the dense backend's
+    sample counts, as int32)."""
     return {k: jnp.asarray(v, jnp.int32 if k in INT_TRACED_FIELDS else jnp.float32)
             for k, v in traced_values(exp).items()}  # fmt: skip
 
 
-def trim_curves(exp: Experiment, arrays: dict, fill: float | None = None) -> dict:
+def trim_curves(exp: Experiment, arrays: dict) -> dict:
     """``arrays`` (per-seed outputs, seed axis first) with each curve cut to the length of
     ``exp``'s own ``log_steps``: a compiled trial logs into a buffer of the static length
     of its ``config.static_part`` (``nn.train.gd_loop``), whose entries past the last logged
-    step repeat the final step.  With ``fill``, those entries are kept and set to
-    ``fill`` instead (a sweep's points of different lengths share one array)."""
+    step repeat the final step."""
     out = dict(arrays)
     for name in CURVES:
         if name in out:
             n = len((exp.upstream if name.startswith("curve_upstream") else exp.downstream).log_steps)
-            v = out[name]
-            if fill is None:
-                out[name] = v[:, :n]
-            else:
-                v = v.copy()
-                v[:, n:] = fill
-                out[name] = v
+            out[name] = out[name][:, :n]
     return out
 
 

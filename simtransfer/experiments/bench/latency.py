@@ -118,13 +118,12 @@ def bench_latency(shape_sweep: bool = True, baseline: str | None = None) -> dict
     if baseline is not None and not os.path.isdir(os.path.join(baseline, "simtransfer")):
         raise ConfigError(f"--baseline: {baseline} is not a checkout of simtransfer (no simtransfer/ folder)")
     rnd = lambda d: {k: round(v, 3) if isinstance(v, float) else v for k, v in d.items()}  # noqa: E731
-    parts = ["cold", "sweep"] if shape_sweep else ["cold"]
     out: dict[str, Any] = {}
     base: dict[str, Any] = {}
-    for part in parts:  # this checkout's figures, then the baseline's, part by part
-        out.update(_figures(None) if part == "cold" else _sweeps(None))
+    for part in (_figures, _sweeps) if shape_sweep else (_figures,):  # this checkout, then the baseline
+        out.update(part(None))
         if baseline is not None:
-            base.update(_figures(baseline) if part == "cold" else _sweeps(baseline))
+            base.update(part(baseline))
     if shape_sweep:
         out["shape_sweep"] = f"{json.dumps(SHAPE_SWEEP)}, 32 seeds, cache off"
     if baseline is not None:
