@@ -130,3 +130,17 @@ def test_sweep_over_sample_sizes_compiles_once(tiny):
     # n matters: more target samples, a better scratch model
     e = ds.err_scratch.mean("seed").values
     assert e[-1] < e[0], e
+
+
+def test_sweep_over_log_every_places_each_curve_at_its_own_steps(tiny):
+    """Points logging at different steps share the union of their steps as the coordinate;
+    each point's curve sits at its own logged steps (NaN at the others)."""
+    ds = sweep(tiny, {"downstream.log_every": [20, 30]}, seeds=2, key=3, quiet=True)
+    assert list(ds.step_downstream.values) == [0, 20, 30, 40, 60]
+    for le, own in ((20, [0, 20, 40, 60]), (30, [0, 30, 60])):
+        c = ds.curve_scratch_err.sel({"downstream.log_every": le})
+        r = run(tiny.set(**{"downstream.log_every": le}), seeds=2, key=3)
+        # the same program per (point, seed) as run's up to the log buffer's length: round-off
+        np.testing.assert_allclose(c.sel(step_downstream=own).values, r.curve_scratch_err, atol=1e-6)
+        others = [s for s in ds.step_downstream.values if s not in own]
+        assert np.isnan(c.sel(step_downstream=others).values).all()

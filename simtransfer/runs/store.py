@@ -125,37 +125,33 @@ def load_sweep(out: str | os.PathLike) -> xr.Dataset:
 def assemble(exp, grid, seeds, key, chunks, results) -> xr.Dataset:
     names = list(grid)
     shape = tuple(len(grid[n]) for n in names)
-    # A sweep over steps gives curves of different lengths: each point's curves are cut to
-    # its own log_steps (protocol.outputs.trim_curves) and padded with NaN to the longest
-    # (with a fixed log_every their logged steps are a prefix of the longest run's).
+    # Points may log at different steps (a sweep over T or log_every): a stage's step
+    # coordinate is the union of its points' logged steps, and each point's curves (cut to its
+    # own log_steps, protocol.outputs.trim_curves) sit at their own steps, NaN elsewhere.
     point_cfg: dict[tuple, Experiment] = {idx: cfg for _, pts in chunks for idx, cfg in pts}
-    longest = {"upstream": exp.upstream, "downstream": exp.downstream}
-    for cfg in point_cfg.values():
-        for st in longest:
-            if getattr(cfg, st).steps > longest[st].steps:
-                longest[st] = getattr(cfg, st)
-    n_log = {st: len(cfg_st.log_steps) for st, cfg_st in longest.items()}
+    stage_of = {k: "upstream" if k.startswith("curve_upstream") else "downstream" for k in CURVES}
+    steps = {st: np.unique(np.concatenate([getattr(c, st).log_steps for c in point_cfg.values()]))
+             for st in ("upstream", "downstream")}  # fmt: skip
     first = results[min(results)]
-    tail = {k: (n_log["upstream" if k.startswith("curve_upstream") else "downstream"],) if k in CURVES
-            else v.shape[2:] for k, v in first.items()}  # fmt: skip
+    tail = {k: (len(steps[stage_of[k]]),) if k in CURVES else v.shape[2:] for k, v in first.items()}
     arrays = {k: np.full(shape + (seeds,) + tail[k], np.nan if v.dtype.kind == "f" else 0, v.dtype)
               for k, v in first.items()}  # fmt: skip
     for c, (_, pts) in enumerate(chunks):
         for i, (idx, cfg) in enumerate(pts):
+            at = {st: np.searchsorted(steps[st], getattr(cfg, st).log_steps) for st in steps}
             for k, v in trim_curves(cfg, {k: v[i] for k, v in results[c].items()}).items():
-                arrays[k][idx + (slice(None),) + tuple(slice(0, n) for n in v.shape[1:])] = v
+                if k in CURVES:
+                    arrays[k][idx][:, at[stage_of[k]]] = v  # (a view: idx is basic indexing)
+                else:
+                    arrays[k][idx] = v
     dims = names + ["seed"]
     data_vars: dict[str, Any] = {}
     for k, v in arrays.items():
-        if k in CURVES:
-            stage = "upstream" if k.startswith("curve_upstream") else "downstream"
-            data_vars[k] = (dims + [f"step_{stage}"], v)
-        else:
-            data_vars[k] = (dims, v)
+        data_vars[k] = (dims + [f"step_{stage_of[k]}"], v) if k in CURVES else (dims, v)
     coords: dict[str, Any] = {n: grid[n] for n in names}
     coords["seed"] = np.arange(seeds)
-    for stage, cfg_stage in longest.items():
-        coords[f"step_{stage}"] = np.asarray(cfg_stage.log_steps)
+    for stage, st_steps in steps.items():
+        coords[f"step_{stage}"] = st_steps
     ds = xr.Dataset(data_vars, coords=coords)
     for name, val in _theory_predictions(point_cfg, names, shape).items():
         ds[name] = (names, val)
