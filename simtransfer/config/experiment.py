@@ -73,6 +73,9 @@ class Experiment:
             if self.transfer.policy == "top_signal":
                 _fail("transfer.policy", "top_signal ranks filters by the synthetic signal u; "
                       'not defined for task.data = "digits"')  # fmt: skip
+            if self.eval.measure_draws:
+                _fail("eval.measure_draws", 'the measurements need the synthetic signal mu_T; '
+                      'set 0 for task.data = "digits"')  # fmt: skip
             for name, half in (("n_source", "source"), ("n_target", "target")):
                 pair = getattr(self.task, f"{half}_digits")
                 pool = digit_pool_size(parse_digit_pair(f"task.{half}_digits", pair), half)

@@ -212,6 +212,10 @@ class Eval:
     ``scores = false`` skips the transferability estimators (their outputs ``score_*`` are
     NaN): they are about a fifth to a third of the trial's compilation and the theory check,
     the calibrations and the falsifier do not use them.
+
+    ``measure_draws > 0`` adds the plug-in hypotheses' measurements of every model
+    (``protocol.measures.MEASURES``: S, N and lambda before and after fine-tuning, docs/theory.md
+    section 2) to the outputs, from that many Monte-Carlo draws (synthetic tasks only).
     """
 
     n_test: int = 2000  # empirical target test points (shared by all models); 0 disables (static)
@@ -220,6 +224,7 @@ class Eval:
     curve_draws: int = 1024  # Gaussian draws for the logged test-error curves (static)
     test_chunk: int = 500  # empirical test points evaluated at once (memory, static)
     scores: bool = True  # compute the transferability scores score_* (static)
+    measure_draws: int = 0  # Monte-Carlo draws of the plug-ins' measurements S_*, N_*, lam; 0: none (static)
 
     def __post_init__(self) -> None:
         _check_int("eval.n_test", self.n_test, lo=0)
@@ -228,3 +233,4 @@ class Eval:
         _check_int("eval.curve_draws", self.curve_draws, lo=16)
         _check_int("eval.test_chunk", self.test_chunk, lo=1)
         _check_bool("eval.scores", self.scores)
+        _check_int("eval.measure_draws", self.measure_draws, lo=0)

@@ -5,6 +5,7 @@ interface ``backends.base.Backend``: the protocol stands above the backends and 
 * ``inherit``: the inheritance policies and the distillation weights;
 * ``outputs``: SCALARS, CURVES and their assembly;
 * ``scores``: the transferability scores, computed after the trials from their features;
+* ``measures``: the plug-ins' measurements of a trial's models (``eval.measure_draws``);
 * ``registry``: ``make_trial``, ``make_trial_state`` from the backend registered for (``task.data``, ``backend``).
 """
 

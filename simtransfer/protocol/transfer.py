@@ -6,7 +6,8 @@
 3-4. transfer and scratch: both trained on the target task by one ``lax.map`` over the
    pair (one compiled body serves both, so alpha = 0 gives bit-for-bit equal models);
 5. evaluation: exact and empirical errors, output assembly; the upstream model's features
-   for the transferability scores, which ``protocol.scores.add_scores`` computes after the trial.
+   for the transferability scores, which ``protocol.scores.add_scores`` computes after the trial;
+   with ``eval.measure_draws > 0`` the plug-ins' measurements (``protocol.measures``).
 
 What depends on how data and filters are represented is asked of the backend
 (``backends.base.Backend``), which the protocol calls down into.
@@ -22,6 +23,7 @@ import jax.numpy as jnp
 from ..backends.base import Backend
 from ..nn.model import activation
 from .inherit import distill_mask, inheritance
+from .measures import model_measures
 from .outputs import CURVES, SCALARS, assemble_outputs
 from .scores import PRIVATE
 
@@ -92,4 +94,9 @@ def transfer_trial(bk: Backend, data: Any, th: dict[str, jax.Array]) -> tuple[di
 def run_trial(bk: Backend, key_data: jax.Array, theta: dict[str, Any]) -> tuple[dict, dict]:
     """(outputs, state) of the seed with raw key ``key_data`` and traced scalars ``theta``."""
     th = {k: jnp.asarray(v, jnp.float32) for k, v in theta.items()}
-    return transfer_trial(bk, bk.sample(key_data, th), th)
+    out, state = transfer_trial(bk, bk.sample(key_data, th), th)
+    draws = bk.exp.eval.measure_draws
+    if draws:  # the plug-ins' measurements of this seed's models (protocol.measures)
+        act = activation(bk.exp.model.activation, th["model.leak"], th["model.q"])
+        out.update(model_measures(bk, state, key_data, th, draws, act))
+    return out, state

@@ -34,7 +34,8 @@ baseline.  H4's constants are fitted on :data:`CALIBRATION_BLOCKS` (other points
 
 Errors are the exact conditional errors (``eval.n_test = 0``).  Every block of the grid is
 run by :func:`simtransfer.runs.sweep.sweep` (traced fields batched, one compilation per shape,
-one point per chunk) and measured by :func:`simtransfer.experiments.measure.measure`; both are cached
+one point per chunk), whose trials also measure their models for the plug-ins
+(``eval.measure_draws``, ``protocol.measures``); the sweeps are cached
 under ``cache_dir`` (default: ``check/`` under the cache root of ``runs.cache``, keyed on the code
 version too), so a rerun only assembles.
 

@@ -7,18 +7,15 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from ...config import Experiment
+from ...protocol.measures import MEASURES
 from ...runs.cache import cache_dir as _cache_dir
 from ...runs.cache import code_version
-from ...runs.distributed import is_multiprocess, my_units, wait_for_files
-from ...runs.io import atomic_write
-from ...runs.store import load_chunk
 from ...runs.sweep import sweep
-from ..measure import measure
 
 #: Overrides of ``Experiment()`` shared by every cell (the prototype's setting of docs/theory.md
 #: section 3, with T_up = T_down = 300: budgets are varied through the traced learning rates).
@@ -28,6 +25,7 @@ BASE: dict[str, Any] = {
     "eval.mc_draws": 4096,
     "eval.curve_draws": 64,
     "eval.scores": False,  # the transferability scores are not used: not compiled
+    "eval.measure_draws": 2048,  # the plug-ins' measurements, from the swept trials themselves
     "upstream.steps": 300,
     "downstream.steps": 300,
     "upstream.log_every": 300,  # only the final coefficients (gamma) are used: log the ends only
@@ -49,8 +47,13 @@ class Block:
 
 
 def _g(**kw: Sequence[Any]) -> dict[str, list]:
-    alias = {"alpha": "transfer.alpha", "eta_up": "upstream.eta", "eta_down": "downstream.eta",
-             "rescale": "transfer.rescale", "sigma_0": "model.sigma_0"}
+    alias = {
+        "alpha": "transfer.alpha",
+        "eta_up": "upstream.eta",
+        "eta_down": "downstream.eta",
+        "rescale": "transfer.rescale",
+        "sigma_0": "model.sigma_0",
+    }
     return {alias.get(k, k if "." in k else f"task.{k}"): list(v) for k, v in kw.items()}
 
 
@@ -131,16 +134,6 @@ def _tag(*objs: Any) -> str:
     return hashlib.sha1(json.dumps(objs, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
-def _cached_npz(path: str | None, compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    if path is not None and os.path.exists(path):
-        return load_chunk(path)  # a corrupt file: a one-line ResultsError naming it
-    arrays = compute()
-    if path is not None:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        atomic_write(path, lambda fh: np.savez(fh, **arrays))
-    return arrays
-
-
 #: Per-seed outputs of the sweep kept for every cell.
 _SWEPT = ("err_transfer", "err_scratch", "err_zeroshot", "gain", "err_upstream",
           "diverged_upstream", "diverged_transfer", "diverged_scratch")  # fmt: skip
@@ -149,10 +142,11 @@ _SWEPT = ("err_transfer", "err_scratch", "err_zeroshot", "gain", "err_upstream",
 _GAMMAS = ("curve_upstream_gamma_u", "curve_scratch_gamma_u", "curve_scratch_gamma_T")
 
 
-#: Seeds whose trial is measured for the plug-ins (the first of the sweep's seeds: the same
-#: trials).  Measured lambda varies little between seeds (c.v. 2.5% on the calibration grid;
-#: the median of 8 seeds is within 0.7% of that of 32, 3% at worst), and the measurement
-#: reruns the trial, so measuring fewer seeds keeps the check's runtime down.
+#: Seeds whose measurements feed the plug-ins (the first of the sweep's seeds; every swept
+#: trial measures its models, ``eval.measure_draws`` in :data:`BASE`).  Measured lambda varies
+#: little between seeds (c.v. 2.5% on the calibration grid; the median of 8 seeds is within
+#: 0.7% of that of 32, 3% at worst); 8 keeps the plug-ins' inputs as they were defined when a
+#: separate program measured 8 seeds again.
 MEASURE_SEEDS = 8
 
 
@@ -162,7 +156,8 @@ def run_blocks(
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Run (or load from ``cache_dir``) every cell of ``blocks``: one record per cell with its
     ``cfg`` (Experiment), ``block`` name, the sweep's per-seed arrays (``seeds``) and
-    :data:`simtransfer.experiments.measure.MEASURES` of its first ``measure_seeds`` seeds."""
+    :data:`simtransfer.protocol.measures.MEASURES` of its first ``measure_seeds`` seeds (measured
+    by the swept trials themselves, so each shape compiles one program and trains once)."""
     n_meas = min(measure_seeds, seeds)
     if cache_dir == DEFAULT_CACHE:
         cache_dir = None if (d := _cache_dir("check")) is None else str(d)
@@ -175,27 +170,13 @@ def run_blocks(
                 out = os.path.join(cache_dir, f"{block.name}-{_tag(exp.to_toml(), grid, seeds, key, code_version())}")
             ds = sweep(exp, grid, seeds=seeds, key=key, out=out, quiet=quiet, chunk_trials=seeds)
             names = list(grid)
-            cells = list(enumerate(np.ndindex(*(len(grid[n]) for n in names))))
-            path_of = {flat: None if out is None else os.path.join(out, f"measure-{n_meas}", f"point-{flat:04d}.npz")
-                       for flat, _ in cells}  # fmt: skip
-            cfg_of = {flat: exp.set(**{n: grid[n][i] for n, i in zip(names, idx)}) for flat, idx in cells}
-
-            def measured(cfg):
-                return lambda: {k: v[0] for k, v in measure([cfg], n_meas, key).items()}
-
-            if is_multiprocess():  # as the sweep's chunks: each process measures its share, on disk
-                for flat in my_units(len(cells)):
-                    _cached_npz(path_of[flat], measured(cfg_of[flat]))
-                wait_for_files([path_of[flat] for flat, _ in cells], f"check measurements {out}")
-            for flat, idx in cells:
+            for flat, idx in enumerate(np.ndindex(*(len(grid[n]) for n in names))):
                 vals = {n: grid[n][i] for n, i in zip(names, idx)}
-                cfg = cfg_of[flat]
-                meas = _cached_npz(path_of[flat], measured(cfg))
                 pt = ds.isel(dict(zip(names, idx)))
-                rec = {"cfg": cfg, "block": block.name, "values": vals}
+                rec = {"cfg": exp.set(**vals), "block": block.name, "values": vals}
                 rec.update({k: np.asarray(pt[k].values) for k in _SWEPT})
                 rec.update({k: np.asarray(pt[k].values)[:, -1] for k in _GAMMAS})
-                rec.update(meas)
+                rec.update({k: np.asarray(pt[k].values)[:n_meas] for k in MEASURES})
                 records.append(rec)
     return records
 

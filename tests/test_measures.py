@@ -1,0 +1,37 @@
+"""The plug-ins' measurements computed by the trial itself (``eval.measure_draws``) are those
+of the separate measuring program (``experiments.measure.measure``), seed by seed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simtransfer import ConfigError, Experiment, run
+from simtransfer.experiments.measure import measure
+from simtransfer.protocol.measures import MEASURES
+
+SMALL = {
+    "task.d": 200, "n_source": 40, "n_target": 10, "model.m": 4, "upstream.steps": 40, "downstream.steps": 40,
+    "upstream.log_every": 40, "downstream.log_every": 40, "eval.mc_draws": 512, "eval.n_test": 0,
+    "transfer.alpha": 0.5, "task.P": 3,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", ["gram", "dense"])
+def test_trial_measures_equal_the_measuring_program(backend):
+    exp = Experiment().set(backend=backend, **SMALL)
+    sep = measure([exp], 4, key=3, draws=256)
+    res = run(exp.set(**{"eval.measure_draws": 256}), seeds=4, key=3)
+    for k in MEASURES:
+        # the same seeds' weights and Monte-Carlo draws in two compiled programs (a vmap over
+        # seeds there, a lax.map here): they differ by float32 round-off only (measured <= 1e-7
+        # relative); 1e-5 leaves room for other CPUs' instruction choices
+        np.testing.assert_allclose(np.asarray(res.arrays[k]), sep[k][0], rtol=1e-5, atol=1e-7, err_msg=k)
+    assert all(k not in run(exp, seeds=1).arrays for k in MEASURES)  # off by default
+
+
+def test_measure_draws_is_validated():
+    with pytest.raises(ConfigError, match="eval.measure_draws"):
+        Experiment().set(**{"eval.measure_draws": -1})
+    with pytest.raises(ConfigError, match="eval.measure_draws"):
+        Experiment().set(**{"task.data": "digits", "task.d": 32, "eval.measure_draws": 64})
