@@ -12,7 +12,10 @@ Each figure is measured in a fresh Python process (``python -c``), as a user mee
 - ``predict_ms``: ``theory.predict(exp)``, every hypothesis with its domain, the median of
   20 calls with another alpha (``predict_first_ms``: the first call of the process);
 - ``shape_sweep_<backend>_s``: a sweep over shapes, n_T in 5 values x T_down in 3 values
-  x 32 seeds, cache off, one per backend: every (n_T, T_down) is its own shape.
+  x 32 seeds, cache off, one per backend: every (n_T, T_down) is its own shape;
+- ``check_cells_s``: a theory check of 78 cells in 10 shape groups outside the check's base
+  family, 32 seeds, gram backend, cache off (``bench.check_cells``): runs, plug-in
+  measurements and every built-in hypothesis's prediction.
 
 The ratios asked of the latency goals (cold / steady, warm / cold) are computed from
 figures of the same bench run.  Whole-process times include Python and JAX start-up
@@ -35,6 +38,7 @@ import tempfile
 from typing import Any
 
 from ...config import ConfigError
+from .check_cells import CHECK_CODE, check_args
 
 __all__ = ["bench_latency", "SHAPE_SWEEP"]
 
@@ -111,7 +115,7 @@ def _figures(src: str | None) -> dict[str, Any]:
     return out
 
 
-def bench_latency(shape_sweep: bool = True, baseline: str | None = None) -> dict[str, Any]:
+def bench_latency(shape_sweep: bool = True, baseline: str | None = None, check: bool = True) -> dict[str, Any]:
     """The latency figures above, as one dict (seconds, rounded to ms); with ``baseline``
     (a checkout's root directory) the same figures of that checkout, measured alternately
     with these, and the ratios of each figure (this / baseline)."""
@@ -120,10 +124,13 @@ def bench_latency(shape_sweep: bool = True, baseline: str | None = None) -> dict
     rnd = lambda d: {k: round(v, 3) if isinstance(v, float) else v for k, v in d.items()}  # noqa: E731
     out: dict[str, Any] = {}
     base: dict[str, Any] = {}
-    for part in (_figures, _sweeps) if shape_sweep else (_figures,):  # this checkout, then the baseline
+    parts = (_figures,) + ((_sweeps,) if shape_sweep else ()) + ((_check,) if check else ())
+    for part in parts:  # this checkout, then the baseline
         out.update(part(None))
         if baseline is not None:
             base.update(part(baseline))
+    if check:
+        out["check_cells"] = "bench.check_cells.CHECK_CELLS: 78 cells, 10 shape groups, 32 seeds, gram, cache off"
     if shape_sweep:
         out["shape_sweep"] = f"{json.dumps(SHAPE_SWEEP)}, 32 seeds, cache off"
     if baseline is not None:
@@ -135,3 +142,8 @@ def bench_latency(shape_sweep: bool = True, baseline: str | None = None) -> dict
 def _sweeps(src: str | None) -> dict[str, float]:
     return {f"shape_sweep_{b}_s": _python(_SWEEP, json.dumps(SHAPE_SWEEP), b, cache=None, src=src)["sweep_s"]
             for b in ("dense", "gram")}  # fmt: skip
+
+
+def _check(src: str | None) -> dict[str, float]:
+    r = _python(CHECK_CODE, check_args(), cache=None, src=src)
+    return {"check_cells_s": r["check_s"]}
