@@ -158,3 +158,27 @@ def test_output_stats_matches_noise_output_sd():
     S0, N0 = theory.output_stats(pre.at[:, 1:].set(0.0), theory.noise_cov(W.at[:, 1:].set(0.0), frame, 1.3),
                                  jnp.ones((2, m), bool), draws, jax.nn.relu)  # fmt: skip
     assert float(S1) == pytest.approx(float(S0), rel=1e-5) and float(N1) == pytest.approx(float(N0), rel=1e-4)
+
+
+def test_heldout_grid_is_apart_from_the_check_grid():
+    from simtransfer.experiments.check import CALIBRATION_BLOCKS, CHECK_BLOCKS, HELDOUT_BLOCKS, HELDOUT_KEY
+    from simtransfer.experiments.check.grid import CALIBRATION_KEY, CHECK_KEY, _base_experiment
+    from simtransfer.experiments.predictions import grid_points
+
+    def configs(blocks):
+        return [_base_experiment(b.static).set(**v).to_toml() for b in blocks for g in b.grids for v in grid_points(g)]
+
+    held = configs(HELDOUT_BLOCKS)
+    assert len(held) == len(set(held)) == 78
+    assert not set(held) & set(configs(CHECK_BLOCKS) + configs(CALIBRATION_BLOCKS))  # no shared cell
+    assert HELDOUT_KEY not in (CHECK_KEY, CALIBRATION_KEY)  # nor root seed
+    shapes = {tuple(sorted(b.static.items())) for b in HELDOUT_BLOCKS}
+    assert len(shapes) == 10
+
+
+def test_check_refuses_an_unknown_grid():
+    with pytest.raises(ValueError, match="grid"):
+        check(grid="nope", verbose=False)
+    r = subprocess.run([sys.executable, "-m", "simtransfer.experiments.check", "--grid", "nope"],
+                       capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+    assert r.returncode == 2 and "--grid" in r.stderr

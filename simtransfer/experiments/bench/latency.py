@@ -130,7 +130,7 @@ def bench_latency(shape_sweep: bool = True, baseline: str | None = None, check: 
         if baseline is not None:
             base.update(part(baseline))
     if check:
-        out["check_cells"] = "bench.check_cells.CHECK_CELLS: 78 cells, 10 shape groups, 32 seeds, gram, cache off"
+        out["check_cells"] = "check.grid.HELDOUT_BLOCKS: 78 cells, 10 shape groups, 32 seeds, gram, cache off"
     if shape_sweep:
         out["shape_sweep"] = f"{json.dumps(SHAPE_SWEEP)}, 32 seeds, cache off"
     if baseline is not None:
@@ -145,5 +145,5 @@ def _sweeps(src: str | None) -> dict[str, float]:
 
 
 def _check(src: str | None) -> dict[str, float]:
-    r = _python(CHECK_CODE, check_args(), cache=None, src=src)
+    r = _python(CHECK_CODE, *check_args(), cache=None, src=src)
     return {"check_cells_s": r["check_s"]}

@@ -101,6 +101,28 @@ CHECK_BLOCKS: tuple[Block, ...] = (
     )),
 )  # fmt: skip
 
+# -- the held-out grid (docs/theory.md section 10): laid out after H5 was frozen, scored once --
+# 78 cells in 10 groups of distinct (d, n_S, n_T, m, P, T_down), all outside the base family
+# of the check and calibration grids and mostly in combinations neither grid has (P = 3 with
+# n_S = 640 or m = 20, d = 8000, m = 20 with n_S = 640, label noise 0.1, T_down = 1000 with
+# eta = 0.06, n_T = 40), near the boundary; its own root seed (:data:`HELDOUT_KEY`).  It
+# is also the latency benchmark's theory check (``bench.check_cells``).
+_A3, _A2, _AL = [0.55, 0.8, 1.05], [0.65, 0.95], [0.3, 0.6, 1.0]
+HELDOUT_BLOCKS: tuple[Block, ...] = (
+    Block("P3", {"n_source": 160, "task.P": 3}, (_g(a=_A3, b_T=[2.2], alpha=_AL),)),
+    Block("d4000-nS640", {"n_source": 640, "task.d": 4000}, (_g(a=_A3, b_T=[2.4], alpha=_AL),)),
+    Block("d8000", {"n_source": 160, "task.d": 8000}, (_g(a=_A3, b_T=[2.4], alpha=_AL),)),
+    Block("m20", {"n_source": 160, "model.m": 20}, (_g(a=_A3, b_T=[2.0], alpha=_AL),)),
+    Block("m20-nS640", {"n_source": 640, "model.m": 20}, (_g(a=_A3, b_T=[2.0], alpha=_AL),)),
+    Block("label_flip0.1", {"n_source": 160}, (_g(label_flip=[0.1], a=_A3, b_T=[2.0], alpha=_AL),)),
+    Block("T600-eta0.1", {"n_source": 160, "downstream.steps": 600, "downstream.log_every": 600},
+          (_g(eta_down=[0.1], a=_A2, b_T=[2.0], alpha=_AL),)),
+    Block("T1000-eta0.06-nS640", {"n_source": 640, "downstream.steps": 1000, "downstream.log_every": 1000},
+          (_g(eta_down=[0.06], a=_A2, b_T=[2.0], alpha=_AL),)),
+    Block("nT40", {"n_source": 160, "n_target": 40}, (_g(a=_A2, b_T=[1.6], alpha=_AL),)),
+    Block("P3-m20-nS640", {"n_source": 640, "task.P": 3, "model.m": 20}, (_g(a=_A2, b_T=[2.2], alpha=_AL),)),
+)  # fmt: skip
+
 # -- the calibration grid of H4 (other points, other seeds key; never scored) ----------------
 CALIBRATION_BLOCKS: tuple[Block, ...] = (
     Block("cal-nS80", {"n_source": 80}, (
@@ -183,3 +205,4 @@ def run_blocks(
 
 CHECK_KEY = 20250  # root seed of the check grid
 CALIBRATION_KEY = 777  # root seed of H4's calibration grid (other seeds, other points)
+HELDOUT_KEY = 4242  # root seed of the held-out grid

@@ -24,6 +24,8 @@ from .grid import (
     CHECK_BLOCKS,
     CHECK_KEY,
     DEFAULT_CACHE,
+    HELDOUT_BLOCKS,
+    HELDOUT_KEY,
     MEASURE_SEEDS,
     QUICK_BLOCKS,
     Block,
@@ -41,9 +43,13 @@ def _write_json(path: str, obj: Any) -> None:
     atomic_write(path, (json.dumps(obj, indent=1, default=float) + "\n").encode())
 
 
+#: The grids ``check`` scores: name -> (blocks, default root seed).
+GRIDS = {"check": (CHECK_BLOCKS, CHECK_KEY), "heldout": (HELDOUT_BLOCKS, HELDOUT_KEY)}
+
+
 def check(
     seeds: int = 32,
-    key: int = CHECK_KEY,
+    key: int | None = None,
     quick: bool = False,
     out: str | None = None,
     *,
@@ -51,8 +57,11 @@ def check(
     quiet: bool = True,
     verbose: bool = True,
     hypotheses: Any = None,
+    grid: str = "check",
 ) -> dict[str, Any]:
-    """Run the check grid (:data:`CHECK_BLOCKS`; :data:`QUICK_BLOCKS` at <= 4 seeds if ``quick``),
+    """Run the check grid (``grid``: ``"check"``, :data:`CHECK_BLOCKS` at root seed ``key``
+    (default :data:`CHECK_KEY`), or ``"heldout"``, :data:`HELDOUT_BLOCKS` (default
+    :data:`HELDOUT_KEY`); :data:`QUICK_BLOCKS` at <= 4 seeds if ``quick``),
     score every hypothesis (:func:`score`: over all, in-domain and out-of-domain cells) and
     every family (:func:`family_table`), print the tables and return them as a dict
     ``{"rows", "families", "cells", "meta"}``, also written as JSON to ``out`` if given.  Results are
@@ -64,8 +73,12 @@ def check(
     from ..user_hypotheses import resolve_all
     from .grid import _base_experiment
 
+    if grid not in GRIDS:
+        raise ValueError(f"grid: must be one of {', '.join(GRIDS)}, got {grid!r}")
     extra = resolve_all(hypotheses)
-    blocks = QUICK_BLOCKS if quick else CHECK_BLOCKS
+    blocks, default_key = GRIDS[grid]
+    key = default_key if key is None else key
+    blocks = QUICK_BLOCKS if quick else blocks
     cfgs = ((_base_experiment(b.static).set(**v), v) for b in blocks for g in b.grids for v in grid_points(g))
     precheck(cfgs, extra)  # a configuration-only hypothesis that fails does so before any run
     seeds = min(seeds, 4) if quick else seeds
@@ -87,7 +100,8 @@ def check(
         "families": families,
         "cells": cells,
         "meta": {
-            "seeds": seeds, "key": key, "quick": quick, "seconds": round(seconds, 1),
+            "grid": "quick" if quick else grid, "seeds": seeds, "key": key, "quick": quick,
+            "seconds": round(seconds, 1),
             "significance": "|mean gain| > 2 s.e. (paired over seeds, exact conditional errors)",
             "balanced_accuracy": "mean over the true classes (better, worse) present of the fraction predicted right",
             "plug_ins": f"lambda = median over the first {min(MEASURE_SEEDS, seeds)} seeds of theory.lambda_measured "
@@ -167,7 +181,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 description="how well does each transfer hypothesis predict the sign of the gain?")
     p.add_argument("--seeds", type=int, default=32)
     p.add_argument("--key", type=int, default=None,
-                   help=f"root seed (default {CHECK_KEY}; {CALIBRATION_KEY} with --calibrate-h4)")  # fmt: skip
+                   help=f"root seed (default {CHECK_KEY}; {HELDOUT_KEY} with --grid heldout; {CALIBRATION_KEY} "
+                        "with --calibrate-h4)")  # fmt: skip
+    p.add_argument("--grid", choices=tuple(GRIDS), default="check",
+                   help="the check grid (149 cells) or the held-out grid (78 cells, laid out after H5 was frozen)")
     p.add_argument("--quick", action="store_true", help="a tiny grid at <= 4 seeds (seconds; for tests)")
     p.add_argument("--out", metavar="FILE", help="write the table (or, with --calibrate-h4, the constants) as JSON")
     p.add_argument("--cache-dir", default=DEFAULT_CACHE,
@@ -188,6 +205,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.calibrate_h4:
         calibrate_h4(args.seeds, CALIBRATION_KEY if args.key is None else args.key, args.out, **kw)
     else:
-        check(args.seeds, CHECK_KEY if args.key is None else args.key, args.quick, args.out, **kw,
-              hypotheses=args.hypothesis)
+        check(args.seeds, args.key, args.quick, args.out, **kw, hypotheses=args.hypothesis, grid=args.grid)
     return 0
