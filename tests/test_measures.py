@@ -35,3 +35,23 @@ def test_measure_draws_is_validated():
         Experiment().set(**{"eval.measure_draws": -1})
     with pytest.raises(ConfigError, match="eval.measure_draws"):
         Experiment().set(**{"task.data": "digits", "task.d": 32, "eval.measure_draws": 64})
+
+
+def test_plugins_take_lambda_from_the_trials_when_they_measured_it(monkeypatch):
+    import simtransfer.experiments.measure as measure_mod
+    from simtransfer.experiments.predictions import measured_of
+    from simtransfer.protocol.measures import MEASURE_DRAWS
+
+    exp = Experiment().set(backend="gram", **SMALL)
+    own = run(exp.set(**{"eval.measure_draws": MEASURE_DRAWS}), seeds=4, key=3).arrays
+    plain = {k: v for k, v in own.items() if k not in MEASURES}
+    again = measured_of([exp], [plain], key=3)[0]  # no lam among the outputs: measured again
+
+    def no_second_program(*a, **k):
+        raise AssertionError("measure() ran although the trials measured lambda")
+
+    monkeypatch.setattr(measure_mod, "measure", no_second_program)
+    mine = measured_of([exp], [own], key=3)[0]
+    # the same trials measured by two programs: float32 round-off (see above)
+    np.testing.assert_allclose(mine.lam, again.lam, rtol=1e-5)
+    assert mine.err_zeroshot == again.err_zeroshot and mine.G == again.G

@@ -35,7 +35,7 @@ import time
 import warnings
 from typing import Any, Mapping
 
-from ._deps import ConfigError, enable_compilation_cache
+from ._deps import MEASURE_DRAWS, ConfigError, enable_compilation_cache
 from .scoring import _bucket, _clean, _read_json, _rounded, _score, _write_json, confirm
 from .space import Space, load_space, space_from_dict
 from .user_hypotheses import resolve
@@ -172,6 +172,8 @@ def falsify(
     base = sp.base(BASE)
     if quick:
         base = base.set(**QUICK_BASE)
+    if h.plugin:  # the trials measure their models for the plug-in (protocol.measures): no second program
+        base = base.set(**{"eval.measure_draws": MEASURE_DRAWS})
     confirm_key = key + 1_000_003 if confirm_key is None else confirm_key
     if confirm_key == key:
         raise ConfigError("confirm_key: must differ from key (confirmation needs fresh seeds)")

@@ -19,7 +19,7 @@ import numpy as np
 from ..config import Experiment, group_static
 from ..nn.model import activation
 from ..protocol import backend_for, make_trial_state, theta_of
-from ..protocol.measures import MEASURES, model_measures
+from ..protocol.measures import MEASURE_DRAWS, MEASURES, model_measures
 from ..runs.devices import batched_call
 from ..runs.run import seed_keys
 
@@ -40,7 +40,7 @@ def _compiled(static_exp: Experiment, draws: int) -> Callable:
 
 
 def measure(
-    points: Sequence[Experiment], seeds: int, key: int = 0, *, draws: int = 2048, batch: int = 256
+    points: Sequence[Experiment], seeds: int, key: int = 0, *, draws: int = MEASURE_DRAWS, batch: int = 256
 ) -> dict[str, np.ndarray]:
     """Every :data:`MEASURES` quantity, (len(points), seeds), for points sharing one static part.
 

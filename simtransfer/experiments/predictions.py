@@ -18,8 +18,9 @@ def measured_of(
     points: list, per_point: list[Mapping[str, np.ndarray]], key: int, measure_seeds: int = 8
 ) -> list[Measured]:
     """:class:`Measured` for each point (configs sharing a static part or not) from its
-    per-seed sweep outputs (``err_zeroshot``, ``diverged_*``, the gamma curves), running
-    :func:`simtransfer.measure.measure` on the first ``measure_seeds`` seeds for lambda."""
+    per-seed sweep outputs (``err_zeroshot``, ``diverged_*``, the gamma curves) and lambda
+    of the first ``measure_seeds`` seeds: the trials' own ``lam`` where they measured it
+    (``eval.measure_draws``), else :func:`simtransfer.experiments.measure.measure` run again."""
     import theory
 
     from ..config import group_static
@@ -28,8 +29,11 @@ def measured_of(
     seeds = int(per_point[0]["gain"].shape[0])
     n_meas = min(measure_seeds, seeds)
     lam = np.full((len(points), n_meas), np.nan)
-    for idx in group_static(points).values():
-        lam[idx] = measure([points[i] for i in idx], n_meas, key)["lam"]
+    if all("lam" in r for r in per_point):  # measured by the trials themselves
+        lam[:] = [np.asarray(r["lam"])[:n_meas] for r in per_point]
+    else:
+        for idx in group_static(points).values():
+            lam[idx] = measure([points[i] for i in idx], n_meas, key)["lam"]
     out = []
     for i, (cfg, r) in enumerate(zip(points, per_point)):
         ok = ~(r["diverged_upstream"] | r["diverged_transfer"] | r["diverged_scratch"])
@@ -68,6 +72,7 @@ def add_predictions(
     if any(h.plugin for h in hyps.values()):
         keep = ("gain", "err_zeroshot", "diverged_upstream", "diverged_transfer", "diverged_scratch",
                 "curve_upstream_gamma_u", "curve_scratch_gamma_u", "curve_scratch_gamma_T")  # fmt: skip
+        keep += ("lam",) if "lam" in ds else ()  # the trials measured themselves (eval.measure_draws)
         per_point = [{k: np.asarray(ds[k].values[idx]) for k in keep} for idx in idxs]
         measured = measured_of(cfgs, per_point, key, measure_seeds)
     fields = {

@@ -28,7 +28,7 @@ from theory.measure import output_stats
 
 from ..backends.base import Backend
 
-__all__ = ["MEASURES", "MC_FOLD", "model_measures"]
+__all__ = ["MEASURES", "MC_FOLD", "MEASURE_DRAWS", "model_measures"]
 
 #: Names of the per-seed measurements.
 MEASURES = (
@@ -38,6 +38,10 @@ MEASURES = (
 
 #: ``fold_in`` tag of the measurements' Monte-Carlo key (independent of the trial's draws).
 MC_FOLD = 7919
+
+#: Monte-Carlo draws of the measurements wherever the plug-ins use them (check, falsify,
+#: ``experiments.measure.measure``).
+MEASURE_DRAWS = 2048
 
 
 def model_measures(

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from ...config import Experiment
-from ...protocol.measures import MEASURES
+from ...protocol.measures import MEASURE_DRAWS, MEASURES
 from ...runs.cache import cache_dir as _cache_dir
 from ...runs.cache import code_version
 from ...runs.sweep import sweep
@@ -25,7 +25,7 @@ BASE: dict[str, Any] = {
     "eval.mc_draws": 4096,
     "eval.curve_draws": 64,
     "eval.scores": False,  # the transferability scores are not used: not compiled
-    "eval.measure_draws": 2048,  # the plug-ins' measurements, from the swept trials themselves
+    "eval.measure_draws": MEASURE_DRAWS,  # the plug-ins' measurements, from the swept trials themselves
     "upstream.steps": 300,
     "downstream.steps": 300,
     "upstream.log_every": 300,  # only the final coefficients (gamma) are used: log the ends only
