@@ -55,3 +55,15 @@ def test_plugins_take_lambda_from_the_trials_when_they_measured_it(monkeypatch):
     # the same trials measured by two programs: float32 round-off (see above)
     np.testing.assert_allclose(mine.lam, again.lam, rtol=1e-5)
     assert mine.err_zeroshot == again.err_zeroshot and mine.G == again.G
+
+
+def test_sweep_over_measure_draws_and_saved_results(tmp_path):
+    from simtransfer import Result, sweep
+
+    exp = Experiment().set(backend="gram", **SMALL)
+    ds = sweep(exp, {"eval.measure_draws": [0, 64]}, seeds=2, quiet=True)  # two programs, one with the outputs
+    lam = ds["lam"].values
+    assert np.isnan(lam[0]).all() and np.isfinite(lam[1]).all()
+    res = run(exp.set(**{"eval.measure_draws": 64}), seeds=2, out=tmp_path / "r")
+    again = Result.load(tmp_path / "r")
+    np.testing.assert_array_equal(again.arrays["lam"], res.arrays["lam"])

@@ -132,7 +132,10 @@ def assemble(exp, grid, seeds, key, chunks, results) -> xr.Dataset:
     stage_of = {k: "upstream" if k.startswith("curve_upstream") else "downstream" for k in CURVES}
     steps = {st: np.unique(np.concatenate([getattr(c, st).log_steps for c in point_cfg.values()]))
              for st in ("upstream", "downstream")}  # fmt: skip
-    first = results[min(results)]
+    first: dict[str, np.ndarray] = {}  # every output of any point (NaN where a point has none,
+    for c in sorted(results):  # e.g. the measurements in a sweep over eval.measure_draws)
+        for k, v in results[c].items():
+            first.setdefault(k, v)
     tail = {k: (len(steps[stage_of[k]]),) if k in CURVES else v.shape[2:] for k, v in first.items()}
     arrays = {k: np.full(shape + (seeds,) + tail[k], np.nan if v.dtype.kind == "f" else 0, v.dtype)
               for k, v in first.items()}  # fmt: skip
