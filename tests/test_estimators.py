@@ -388,3 +388,32 @@ def test_scores_switch_leaves_the_rest_unchanged(tiny):
         for k, v in with_s.arrays.items():
             if k not in SCORES:
                 np.testing.assert_array_equal(without.arrays[k], v, err_msg=f"{backend} {k}")
+
+
+def test_scores_compiled_ahead_equal_and_fall_back(tiny, monkeypatch):
+    # run() compiles the scores' program in a background thread beside the trial's
+    # (protocol.scores.precompile_scores); the scores must be those of the usual path, and a
+    # failed background compilation must fall back to it
+    from concurrent.futures import Future
+
+    import simtransfer.runs.run as run_mod
+    from simtransfer import run
+    from simtransfer.nn.estimators import SCORES
+    from simtransfer.protocol import scores as sc
+
+    exp = tiny.set(**{"transfer.alpha": 0.35})
+    monkeypatch.setattr(sc, "_AHEAD", {})
+    ahead = run(exp, seeds=3, key=11).arrays
+    assert len(sc._AHEAD) == 1 and next(iter(sc._AHEAD.values())).done()
+    monkeypatch.setattr(run_mod, "precompile_scores", lambda *a: None)
+    monkeypatch.setattr(sc, "_AHEAD", {})
+    plain = run(exp, seeds=3, key=11).arrays
+    failed = Future()
+    failed.set_exception(RuntimeError("compilation failed"))
+    sc.precompile_scores(exp, 3)
+    sc._AHEAD[next(iter(sc._AHEAD))] = failed  # these shapes' background compilation failed
+    fallback = run(exp, seeds=3, key=11).arrays
+    for k in SCORES:
+        # the same program on the same features: equal (ahead-of-time compilation changes no op)
+        np.testing.assert_array_equal(ahead[k], plain[k], err_msg=k)
+        np.testing.assert_array_equal(fallback[k], plain[k], err_msg=k)

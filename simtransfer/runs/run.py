@@ -14,6 +14,7 @@ import numpy as np
 
 from ..config import Experiment, static_part
 from ..protocol import add_scores, make_trial, theta_of, trim_curves
+from ..protocol.scores import precompile_scores
 from ..version import __version__
 from .cache import code_version, enable_compilation_cache
 from .devices import batched_call, default_micro_batch, map_trials
@@ -104,6 +105,7 @@ def run(
     if batch is None:
         batch = seeds_per_call(static, seeds)
     fn = compiled_trial(static)
+    precompile_scores(exp, seeds)  # in the background, beside the trial's compilation
     arrays = batched_call(fn, seed_keys(key, seeds), theta_of(exp), batch=batch)
     arrays = trim_curves(exp, add_scores(exp, arrays))
     meta = {

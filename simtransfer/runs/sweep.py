@@ -33,6 +33,7 @@ import xarray as xr
 
 from ..config import ConfigError, Experiment, resolve_field
 from ..protocol import add_scores, make_trial, theta_of
+from ..protocol.scores import precompile_scores
 from .cache import enable_compilation_cache
 from .devices import batched_call, default_micro_batch, map_trials
 from .distributed import my_units, wait_for_files
@@ -91,6 +92,7 @@ def _run_chunk(static: Experiment, pts: list, keys: np.ndarray, batch_trials: in
     flat_keys = np.tile(keys, (len(pts), 1))
     micro = default_micro_batch()
     batch_trials = seeds_per_call(static, batch_trials, micro)
+    precompile_scores(pts[0][1], S)  # in the background, beside the trial's compilation (once per shape)
     out = batched_call(_compiled_points(static, micro), (flat_keys, theta), batch=batch_trials)
     per_point = [add_scores(cfg, {k: v[i * S : (i + 1) * S] for k, v in out.items()}) for i, (_, cfg) in enumerate(pts)]
     return {k: np.stack([p[k] for p in per_point]) for k in per_point[0]}
