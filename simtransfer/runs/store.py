@@ -6,10 +6,9 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
 
 from ..config import ConfigError, Experiment, from_dict, group_static
 from ..protocol import CURVES, trim_curves
@@ -17,6 +16,9 @@ from .cache import code_version
 from .io import atomic_write
 from .result import ResultsError
 from .run import package_version
+
+if TYPE_CHECKING:  # xarray loads on first use (``assemble``)
+    import xarray as xr
 
 __all__ = ["load_sweep", "chunk_path", "plan_chunks", "sweep_manifest", "check_or_write_manifest", "load_chunk",
            "write_npz", "assemble"]  # fmt: skip
@@ -155,6 +157,8 @@ def assemble(exp, grid, seeds, key, chunks, results) -> xr.Dataset:
     coords["seed"] = np.arange(seeds)
     for stage, st_steps in steps.items():
         coords[f"step_{stage}"] = st_steps
+    import xarray as xr  # on first use (``runs.sweep``)
+
     ds = xr.Dataset(data_vars, coords=coords)
     for name, val in _theory_predictions(point_cfg, names, shape).items():
         ds[name] = (names, val)

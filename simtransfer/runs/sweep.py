@@ -25,11 +25,10 @@ from __future__ import annotations
 import functools
 import os
 import time
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import jax
 import numpy as np
-import xarray as xr
 
 from ..config import ConfigError, Experiment, resolve_field
 from ..protocol import add_scores, make_trial, theta_of
@@ -51,6 +50,9 @@ from .store import (
     sweep_manifest,
     write_npz,
 )
+
+if TYPE_CHECKING:  # xarray (and pandas) load on first use: ``import simtransfer`` ~0.4 s sooner
+    import xarray as xr
 
 __all__ = ["sweep", "load_sweep", "TRACE_COUNT"]
 
