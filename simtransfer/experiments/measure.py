@@ -1,10 +1,9 @@
 """Per-seed output statistics of the trial's models, for the plug-in hypotheses (issue 3).
 
-``measure(points, seeds, key)`` reruns each seed's trial state
-(``protocol.make_trial_state``) and reduces every model to the numbers of
-``protocol.measures`` (S and N of each model on the target task, lambda = N_inh / N_sc).
-A sweep whose configuration sets ``eval.measure_draws`` gets the same outputs from its own
-trials, without this second program (the theory check does that).
+``measure(points, seeds, key)`` reruns each seed's trial with ``eval.measure_draws`` set and
+keeps the numbers of ``protocol.measures`` (S and N of each model on the target task,
+lambda = N_inh / N_sc).  A sweep whose configuration sets ``eval.measure_draws`` gets the
+same outputs from its own trials, without this second run (the theory check does that).
 """
 
 from __future__ import annotations
@@ -13,13 +12,11 @@ import functools
 from typing import Callable, Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from ..config import Experiment, group_static
-from ..nn.model import activation
-from ..protocol import backend_for, make_trial_state, theta_of
-from ..protocol.measures import MEASURE_DRAWS, MEASURES, model_measures
+from ..protocol import make_trial, theta_of
+from ..protocol.measures import MEASURE_DRAWS, MEASURES
 from ..runs.devices import batched_call
 from ..runs.run import seed_keys
 
@@ -28,13 +25,12 @@ __all__ = ["MEASURES", "measure"]
 
 @functools.lru_cache(maxsize=32)
 def _compiled(static_exp: Experiment, draws: int) -> Callable:
-    bk = backend_for(static_exp)
-    state_fn = make_trial_state(static_exp)
+    # the trial with its measurements on (eval.measure_draws), keeping only them
+    trial = make_trial(static_exp.set(**{"eval.measure_draws": draws}))
 
     def one(key_data, theta):
-        th = {k: jnp.asarray(v, jnp.float32) for k, v in theta.items()}
-        act = activation(static_exp.model.activation, th["model.leak"], th["model.q"])
-        return model_measures(bk, state_fn(key_data, theta), key_data, th, draws, act)
+        out = trial(key_data, theta)
+        return {m: out[m] for m in MEASURES}
 
     return jax.jit(lambda keys_theta: jax.vmap(one)(*keys_theta))
 

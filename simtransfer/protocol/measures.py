@@ -27,6 +27,7 @@ import jax.numpy as jnp
 from theory.measure import output_stats
 
 from ..backends.base import Backend
+from ..nn.model import activation
 
 __all__ = ["MEASURES", "MC_FOLD", "MEASURE_DRAWS", "model_measures"]
 
@@ -45,11 +46,12 @@ MEASURE_DRAWS = 2048
 
 
 def model_measures(
-    bk: Backend, state: dict[str, Any], key_data: jax.Array, th: dict[str, jax.Array], draws: int, act
+    bk: Backend, state: dict[str, Any], key_data: jax.Array, th: dict[str, jax.Array], draws: int
 ) -> dict[str, jax.Array]:  # fmt: skip
     """Every :data:`MEASURES` scalar of one seed's trial ``state`` (its raw key ``key_data``,
     traced scalars ``th``), with ``draws`` Monte-Carlo draws of the target noise patches."""
     P, m = bk.exp.task.P, bk.exp.model.m
+    act = activation(bk.exp.model.activation, th["model.leak"], th["model.q"])
     key = jax.random.fold_in(jax.random.wrap_key_data(key_data), MC_FOLD)
     z = jax.random.normal(key, (draws, P - 1, 2 * m))
     mods = bk.target_moments(state, th)

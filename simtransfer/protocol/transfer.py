@@ -97,6 +97,5 @@ def run_trial(bk: Backend, key_data: jax.Array, theta: dict[str, Any]) -> tuple[
     out, state = transfer_trial(bk, bk.sample(key_data, th), th)
     draws = bk.exp.eval.measure_draws
     if draws:  # the plug-ins' measurements of this seed's models (protocol.measures)
-        act = activation(bk.exp.model.activation, th["model.leak"], th["model.q"])
-        out.update(model_measures(bk, state, key_data, th, draws, act))
+        out.update(model_measures(bk, state, key_data, th, draws))
     return out, state
