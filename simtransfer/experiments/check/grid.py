@@ -47,13 +47,8 @@ class Block:
 
 
 def _g(**kw: Sequence[Any]) -> dict[str, list]:
-    alias = {
-        "alpha": "transfer.alpha",
-        "eta_up": "upstream.eta",
-        "eta_down": "downstream.eta",
-        "rescale": "transfer.rescale",
-        "sigma_0": "model.sigma_0",
-    }
+    alias = {"alpha": "transfer.alpha", "eta_up": "upstream.eta", "eta_down": "downstream.eta",
+             "rescale": "transfer.rescale", "sigma_0": "model.sigma_0"}
     return {alias.get(k, k if "." in k else f"task.{k}"): list(v) for k, v in kw.items()}
 
 
