@@ -51,6 +51,27 @@ def test_traced_sweep_compiles_once_per_shape_group(tiny):
     assert sw.TRACE_COUNT[0] - before == 2  # two shapes, each compiled once
 
 
+def test_uneven_chunks_compile_once_and_equal_one_chunk(tiny):
+    # 5 points in chunks of at most 2 (2 + 2 + 1): every chunk is padded to the group's
+    # widest, so the group compiles once (the last, smaller chunk used to compile a second
+    # program), and each seed's results do not depend on the chunking
+    grid = {"transfer.alpha": [0.0, 0.2, 0.4, 0.6, 0.8]}
+    sw._compiled_points.cache_clear()  # traced here, whatever ran before
+    before = sw.TRACE_COUNT[0]
+    chunked = sweep(tiny, grid, seeds=3, quiet=True, chunk_trials=6)
+    assert sw.TRACE_COUNT[0] - before == 1
+    whole = sweep(tiny, grid, seeds=3, quiet=True, chunk_trials=15)
+    xr.testing.assert_identical(chunked, whole)
+
+
+def test_chunks_are_balanced(tiny):
+    from simtransfer.runs.store import plan_chunks
+
+    for n, cap, sizes in [(5, 2, [2, 2, 1]), (9, 8, [4, 5]), (16, 8, [8, 8]), (3, 8, [3])]:
+        chunks = plan_chunks(tiny, {"transfer.alpha": [i / n for i in range(n)]}, cap)
+        assert sorted(len(p) for _, p in chunks) == sorted(sizes), (n, cap)
+
+
 def test_resume_after_interrupt_equals_uninterrupted(tiny, tmp_path, monkeypatch):
     grid = {"task.a": [0.4, 0.8, 1.2], "transfer.alpha": [0.25, 0.75]}
     full = sweep(tiny, grid, seeds=4, quiet=True, chunk_trials=8)

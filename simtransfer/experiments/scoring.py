@@ -56,7 +56,7 @@ def evaluate(
     def compute(u: int) -> dict[str, np.ndarray]:
         static, idx, n = units[u]
         pts = [(None, cfgs[i]) for i in idx]
-        return run_chunk(static, pts + [pts[-1]] * (n - len(idx)), keys, n * seeds)
+        return run_chunk(static, pts, keys, n)
 
     if is_multiprocess():
         if share is None:

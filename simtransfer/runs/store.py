@@ -25,7 +25,10 @@ __all__ = ["load_sweep", "chunk_path", "plan_chunks", "sweep_manifest", "check_o
 
 
 def plan_chunks(exp: Experiment, grid: dict[str, list], chunk_points: int):
-    """Points (with their configs) grouped by static part, then cut into chunks."""
+    """Points (with their configs) grouped by static part, then cut into chunks of at most
+    ``chunk_points`` points: as few chunks as that allows, of sizes differing by at most
+    one, so that padding every chunk of a group to its largest (``sweep``) compiles one
+    program per group and wastes less than one point per chunk."""
     names = list(grid)
     points = []
     for idx in itertools.product(*(range(len(grid[n])) for n in names)):
@@ -38,8 +41,9 @@ def plan_chunks(exp: Experiment, grid: dict[str, list], chunk_points: int):
     groups = {static: [points[i] for i in idx] for static, idx in group_static(c for _, c in points).items()}
     chunks = []
     for static, pts in groups.items():
-        for i in range(0, len(pts), chunk_points):
-            chunks.append((static, pts[i : i + chunk_points]))
+        n = -(-len(pts) // chunk_points)  # chunks in this group
+        bounds = [len(pts) * i // n for i in range(n + 1)]
+        chunks.extend((static, pts[lo:hi]) for lo, hi in zip(bounds, bounds[1:]))
     return chunks
 
 

@@ -87,16 +87,25 @@ def _compiled_points(static_exp: Experiment, micro: int) -> Callable:
     return jax.jit(fn)
 
 
-def _run_chunk(static: Experiment, pts: list, keys: np.ndarray, batch_trials: int) -> dict[str, np.ndarray]:
-    S = keys.shape[0]
+def _run_chunk(static: Experiment, pts: list, keys: np.ndarray, width: int | None = None) -> dict[str, np.ndarray]:
+    """Per-point outputs (point axis first) of the points ``pts`` of one static part at the
+    seeds ``keys``, in one compiled call of ``width`` points (default ``len(pts)``): the
+    last point is repeated up to ``width`` and its copies dropped, so every call of a
+    shape group has one shape and compiles once."""
+    S, n_pts = keys.shape[0], len(pts)
+    width = n_pts if width is None else width
+    if width < n_pts:
+        raise ValueError(f"_run_chunk: width {width} < {n_pts} points")
+    pts = list(pts) + [pts[-1]] * (width - n_pts)
     thetas = [theta_of(cfg) for _, cfg in pts]
     theta = {k: np.repeat(np.stack([np.asarray(t[k]) for t in thetas]), S) for k in thetas[0]}
     flat_keys = np.tile(keys, (len(pts), 1))
     micro = default_micro_batch()
-    batch_trials = seeds_per_call(static, batch_trials, micro)
+    batch_trials = seeds_per_call(static, width * S, micro)
     precompile_scores(pts[0][1], S)  # in the background, beside the trial's compilation (once per shape)
     out = batched_call(_compiled_points(static, micro), (flat_keys, theta), batch=batch_trials)
-    per_point = [add_scores(cfg, {k: v[i * S : (i + 1) * S] for k, v in out.items()}) for i, (_, cfg) in enumerate(pts)]
+    per_point = [add_scores(cfg, {k: v[i * S : (i + 1) * S] for k, v in out.items()})
+                 for i, (_, cfg) in enumerate(pts[:n_pts])]  # fmt: skip
     return {k: np.stack([p[k] for p in per_point]) for k in per_point[0]}
 
 
@@ -140,6 +149,9 @@ def sweep(
         precheck(((exp.set(**v), v) for v in grid_points(grid)), hyps)  # bad predictions too
     chunk_points = max(1, chunk_trials // seeds)
     chunks = plan_chunks(exp, grid, chunk_points)
+    width: dict[Experiment, int] = {}  # points per compiled call, per shape group
+    for static, pts in chunks:
+        width[static] = max(width.get(static, 0), len(pts))
     manifest = sweep_manifest(exp, grid, seeds, key, chunk_points)
     keys = seed_keys(key, seeds)
     nproc = jax.process_count()
@@ -167,7 +179,7 @@ def sweep(
                 results[c] = load_chunk(path)
             else:
                 static, pts = chunks[c]
-                results[c] = _run_chunk(static, pts, keys, chunk_points * seeds)
+                results[c] = _run_chunk(static, pts, keys, width[static])
                 if path is not None:
                     atomic_write(path, functools.partial(write_npz, arrays=results[c]))
                 done_seeds += len(pts) * seeds
