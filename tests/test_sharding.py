@@ -63,3 +63,22 @@ def test_split_after_a_computation_warns_and_keeps_the_count():
             "    warnings.simplefilter('always'); k = simtransfer.use_cpu_devices()\n"
             "print(k, len(w), w[0].category.__name__)")  # fmt: skip
     assert _stdout(code) == ["1", "1", "RuntimeWarning"]
+
+
+def test_batched_call_cuts_even_calls():
+    # rows are cut into as few calls as the bound allows, of one (padded) size: 300 rows
+    # under a bound of 256 are two calls of 150, not 256 and a padded 44; results in order
+    from simtransfer.runs.devices import batched_call, local_mesh
+
+    n_dev = 1 if local_mesh() is None else local_mesh().size
+    for N, bound, size in [(300, 256, 150), (7, 4, 4), (8, 8, 8), (9, 100, 9)]:
+        sizes = []
+
+        def fn(x):
+            sizes.append(x.shape[0])
+            return {"y": x * 2}
+
+        out = batched_call(fn, np.arange(N, dtype=np.int32), batch=bound)
+        np.testing.assert_array_equal(out["y"], 2 * np.arange(N))
+        want = -(-size // n_dev) * n_dev if N >= n_dev else size
+        assert sizes == [want] * -(-N // bound), (N, bound, sizes)

@@ -135,8 +135,11 @@ def batched_call(fn: Callable, batched: Any, *broadcast: Any, batch: int | None 
     """``fn(batched_chunk, *broadcast)`` over chunks of the leading axis of ``batched`` (an
     array or a pytree of arrays: keys, or (keys, theta) in a sweep), results concatenated.
 
-    Each chunk is padded (by repeating its last row) to a multiple of the local device
-    count and sharded over the devices along that axis; the padding is dropped.  With
+    ``batch`` bounds the rows of a call; the rows are cut into as few calls as that
+    allows, of equal size (e.g. 300 rows with ``batch=256``: two calls of 150, not 256 and
+    a padded 44).  Each chunk is padded (by repeating its last row) to that size, a
+    multiple of the local device count, and sharded over the devices along that axis; the
+    padding is dropped.  With
     fewer rows than devices, everything runs on one device.  Every
     chunk has the same padded size, so ``fn`` compiles once.
     """
@@ -147,6 +150,8 @@ def batched_call(fn: Callable, batched: Any, *broadcast: Any, batch: int | None 
         mesh = None  # fewer rows than devices: one device, rather than padding copies onto the others
     n_dev = 1 if mesh is None else mesh.size
     batch = N if batch is None else max(1, min(batch, N))
+    calls = -(-N // batch)
+    batch = -(-N // calls)  # as many calls as ``batch`` needs, of even size: little padding
     batch = -(-batch // n_dev) * n_dev
     outs: list[dict[str, np.ndarray]] = []
     for start in range(0, N, batch):
