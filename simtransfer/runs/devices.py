@@ -139,9 +139,8 @@ def batched_call(fn: Callable, batched: Any, *broadcast: Any, batch: int | None 
     allows, of equal size (e.g. 300 rows with ``batch=256``: two calls of 150, not 256 and
     a padded 44).  Each chunk is padded (by repeating its last row) to that size, a
     multiple of the local device count, and sharded over the devices along that axis; the
-    padding is dropped.  With
-    fewer rows than devices, everything runs on one device.  Every
-    chunk has the same padded size, so ``fn`` compiles once.
+    padding is dropped.  With fewer rows than devices, everything runs on one device.
+    Every chunk has the same padded size, so ``fn`` compiles once.
     """
     leaves = jax.tree.leaves(batched)
     N = leaves[0].shape[0]
