@@ -23,9 +23,9 @@ def test_trial_measures_equal_the_measuring_program(backend):
     sep = measure([exp], 4, key=3, draws=256)
     res = run(exp.set(**{"eval.measure_draws": 256}), seeds=4, key=3)
     for k in MEASURES:
-        # the same seeds' weights and Monte-Carlo draws in two compiled programs (a vmap over
-        # seeds there, a lax.map here): they differ by float32 round-off only (measured <= 1e-7
-        # relative); 1e-5 leaves room for other CPUs' instruction choices
+        # the same seeds' weights and Monte-Carlo draws in two compiled programs (a sweep's
+        # chunk there, run's here, with other outputs): they differ by float32 round-off only
+        # (measured: equal here); 1e-5 leaves room for other CPUs' instruction choices
         np.testing.assert_allclose(np.asarray(res.arrays[k]), sep[k][0], rtol=1e-5, atol=1e-7, err_msg=k)
     assert all(k not in run(exp, seeds=1).arrays for k in MEASURES)  # off by default
 
