@@ -138,8 +138,10 @@ def assemble(exp, grid, seeds, key, chunks, results) -> xr.Dataset:
     stage_of = {k: "upstream" if k.startswith("curve_upstream") else "downstream" for k in CURVES}
     steps = {st: np.unique(np.concatenate([getattr(c, st).log_steps for c in point_cfg.values()]))
              for st in ("upstream", "downstream")}  # fmt: skip
-    first: dict[str, np.ndarray] = {}  # every output of any point (NaN where a point has none,
-    for c in sorted(results):  # e.g. the measurements in a sweep over eval.measure_draws)
+    # every output of any point (NaN where a point has none, e.g. the measurements in a
+    # sweep over eval.measure_draws)
+    first: dict[str, np.ndarray] = {}
+    for c in sorted(results):
         for k, v in results[c].items():
             first.setdefault(k, v)
     tail = {k: (len(steps[stage_of[k]]),) if k in CURVES else v.shape[2:] for k, v in first.items()}
