@@ -14,6 +14,7 @@ import xarray as xr
 import simtransfer.runs.sweep as sw
 from simtransfer import ConfigError, ResultsError, load_sweep, sweep
 from simtransfer.config import parse_grid
+from simtransfer.runs.points import compiled_points
 
 
 def test_parse_grid():
@@ -56,7 +57,7 @@ def test_uneven_chunks_compile_once_and_equal_one_chunk(tiny):
     # widest, so the group compiles once (the last, smaller chunk used to compile a second
     # program), and each seed's results do not depend on the chunking
     grid = {"transfer.alpha": [0.0, 0.2, 0.4, 0.6, 0.8]}
-    sw._compiled_points.cache_clear()  # traced here, whatever ran before
+    compiled_points.cache_clear()  # traced here, whatever ran before
     before = sw.TRACE_COUNT[0]
     chunked = sweep(tiny, grid, seeds=3, quiet=True, chunk_trials=6)
     assert sw.TRACE_COUNT[0] - before == 1
@@ -76,7 +77,7 @@ def test_resume_after_interrupt_equals_uninterrupted(tiny, tmp_path, monkeypatch
     grid = {"task.a": [0.4, 0.8, 1.2], "transfer.alpha": [0.25, 0.75]}
     full = sweep(tiny, grid, seeds=4, quiet=True, chunk_trials=8)
     out = tmp_path / "sw"
-    real = sw._run_chunk
+    real = sw.run_points
     calls = []
 
     def flaky(*a, **k):
@@ -85,11 +86,11 @@ def test_resume_after_interrupt_equals_uninterrupted(tiny, tmp_path, monkeypatch
         calls.append(1)
         return real(*a, **k)
 
-    monkeypatch.setattr(sw, "_run_chunk", flaky)
+    monkeypatch.setattr(sw, "run_points", flaky)
     with pytest.raises(KeyboardInterrupt):
         sweep(tiny, grid, seeds=4, out=str(out), quiet=True, chunk_trials=8)
     assert len(os.listdir(out / "chunks")) == 2
-    monkeypatch.setattr(sw, "_run_chunk", real)
+    monkeypatch.setattr(sw, "run_points", real)
     with pytest.raises(ResultsError, match="unfinished"):
         load_sweep(str(out))
     resumed = sweep(tiny, grid, seeds=4, out=str(out), quiet=True, chunk_trials=8)

@@ -10,10 +10,10 @@ from ..protocol.measures import MEASURE_DRAWS
 from ..runs.cache import enable_compilation_cache
 from ..runs.distributed import is_multiprocess, my_units, wait_for_files
 from ..runs.io import atomic_write
+from ..runs.points import run_points as run_chunk
 from ..runs.result import ResultsError
 from ..runs.run import seed_keys
 from ..runs.store import load_chunk, write_npz
-from ..runs.sweep import _run_chunk as run_chunk
 from .measure import measure
 
 __all__ = [

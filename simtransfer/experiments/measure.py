@@ -14,8 +14,8 @@ import numpy as np
 
 from ..config import Experiment, group_static
 from ..protocol.measures import MEASURE_DRAWS, MEASURES
+from ..runs.points import run_points
 from ..runs.run import seed_keys
-from ..runs.sweep import _run_chunk
 
 __all__ = ["MEASURES", "measure"]
 
@@ -27,7 +27,7 @@ def measure(
 
     Seed i uses ``seed_keys(key, seeds)[i]``, the key ``sweep`` gives it, so the measured
     trial is the swept one (the same weights).  The points run as one chunk of a sweep
-    (``runs.sweep._run_chunk``), with the measurements on and the transferability scores
+    (``runs.points.run_points``), with the measurements on and the transferability scores
     off (the measurements do not depend on them).
     """
     on = {"eval.measure_draws": draws, "eval.scores": False}
@@ -35,5 +35,5 @@ def measure(
     statics = list(group_static([p for _, p in pts]))
     if len(statics) != 1:
         raise ValueError("measure: the points must share their static part (one compilation)")
-    out = _run_chunk(statics[0], pts, seed_keys(key, seeds))
+    out = run_points(statics[0], pts, seed_keys(key, seeds))
     return {k: out[k] for k in MEASURES}

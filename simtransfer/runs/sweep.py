@@ -25,19 +25,16 @@ from __future__ import annotations
 import functools
 import os
 import time
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import jax
 import numpy as np
 
 from ..config import ConfigError, Experiment, resolve_field
-from ..protocol import add_scores, make_trial, theta_of
-from ..protocol.scores import precompile_scores
 from .cache import enable_compilation_cache
-from .devices import batched_call, default_micro_batch, map_trials
 from .distributed import my_units, wait_for_files
 from .io import atomic_write
-from .memory import seeds_per_call
+from .points import TRACE_COUNT, run_points
 from .result import check_out_dir
 from .run import seed_keys
 from .store import (
@@ -56,10 +53,6 @@ if TYPE_CHECKING:  # xarray (and pandas) load on first use: ``import simtransfer
 
 __all__ = ["sweep", "load_sweep", "TRACE_COUNT"]
 
-#: Number of times a sweep's batched trial has been traced (a test asserts one per shape group).
-TRACE_COUNT = [0]
-
-
 def _canonical_grid(exp: Experiment, grid: Mapping[str, Sequence]) -> dict[str, list]:
     out: dict[str, list] = {}
     for k, vals in grid.items():
@@ -73,40 +66,6 @@ def _canonical_grid(exp: Experiment, grid: Mapping[str, Sequence]) -> dict[str, 
             raise ConfigError(f"grid: {name} repeats a value")
         out[name] = vals
     return out
-
-
-@functools.lru_cache(maxsize=64)
-def _compiled_points(static_exp: Experiment, micro: int) -> Callable:
-    one = make_trial(static_exp)
-    trial = map_trials(lambda kt: one(*kt), micro)
-
-    def fn(keys_theta):
-        TRACE_COUNT[0] += 1  # runs at trace time only
-        return trial(keys_theta)
-
-    return jax.jit(fn)
-
-
-def _run_chunk(static: Experiment, pts: list, keys: np.ndarray, width: int | None = None) -> dict[str, np.ndarray]:
-    """Per-point outputs (point axis first) of the points ``pts`` of one static part at the
-    seeds ``keys``, in one compiled call of ``width`` points (default ``len(pts)``): the
-    last point is repeated up to ``width`` and its copies dropped, so every call of a
-    shape group has one shape and compiles once."""
-    S, n_pts = keys.shape[0], len(pts)
-    width = n_pts if width is None else width
-    if width < n_pts:
-        raise ValueError(f"_run_chunk: width {width} < {n_pts} points")
-    pts = list(pts) + [pts[-1]] * (width - n_pts)
-    thetas = [theta_of(cfg) for _, cfg in pts]
-    theta = {k: np.repeat(np.stack([np.asarray(t[k]) for t in thetas]), S) for k in thetas[0]}
-    flat_keys = np.tile(keys, (len(pts), 1))
-    micro = default_micro_batch()
-    batch_trials = seeds_per_call(static, width * S, micro)
-    precompile_scores(pts[0][1], S)  # in the background, beside the trial's compilation (once per shape)
-    out = batched_call(_compiled_points(static, micro), (flat_keys, theta), batch=batch_trials)
-    per_point = [add_scores(cfg, {k: v[i * S : (i + 1) * S] for k, v in out.items()})
-                 for i, (_, cfg) in enumerate(pts[:n_pts])]  # fmt: skip
-    return {k: np.stack([p[k] for p in per_point]) for k in per_point[0]}
 
 
 def sweep(
@@ -179,7 +138,7 @@ def sweep(
                 results[c] = load_chunk(path)
             else:
                 static, pts = chunks[c]
-                results[c] = _run_chunk(static, pts, keys, width[static])
+                results[c] = run_points(static, pts, keys, width[static])
                 if path is not None:
                     atomic_write(path, functools.partial(write_npz, arrays=results[c]))
                 done_seeds += len(pts) * seeds
